@@ -1,0 +1,134 @@
+"""Audience projection: the only place that knows who may see what.
+
+Every output path (pages, search, snippets, API, history, diffs, feeds, sitemap) asks
+``visible`` and ``project`` here and receives text that is already safe for its viewer.
+Filtering happens on the Markdown source, before rendering or indexing, so a bug in a
+template or a CSS rule can never leak an internal paragraph.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .content import Document
+
+_OPEN_RE = re.compile(r"^[ \t]{0,3}:{3,}[ \t]*internal[ \t]*$", re.I)
+_CLOSE_RE = re.compile(r"^[ \t]{0,3}:{3,}[ \t]*$")
+_FENCE_RE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
+AGENTS_ONLY_TITLE = "Agents only"
+PUBLIC_FIELDS = ("title", "summary", "audience", "tags", "effective")
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking.  ``as_customer`` lets staff preview exactly the public projection."""
+
+    is_staff: bool = False
+    as_customer: bool = False
+
+    @property
+    def sees_internal(self) -> bool:
+        return self.is_staff and not self.as_customer
+
+
+PUBLIC = Viewer()
+STAFF = Viewer(is_staff=True)
+
+
+@dataclass(frozen=True)
+class Block:
+    internal: bool
+    lines: tuple[str, ...]
+    start_line: int  # 1-based line of the block's first line in the body
+
+
+def split_blocks(body: str) -> tuple[list[Block], list[tuple[int, str]]]:
+    """Split a body into public and internal blocks; also return problems found.
+
+    Fenced code is skipped so a ``::: internal`` inside a code sample stays text.  An
+    unclosed internal block runs to the end of the document: failing closed is the safe
+    reading of a forgotten ``:::``.
+    """
+    blocks: list[Block] = []
+    problems: list[tuple[int, str]] = []
+    current: list[str] = []
+    internal = False
+    start = 1
+    fence: str | None = None
+    opened_at = 0
+    for number, line in enumerate(body.splitlines(), start=1):
+        fence_match = _FENCE_RE.match(line)
+        if fence_match:
+            marker = fence_match.group(1)
+            if fence is None:
+                fence = marker
+            elif marker[0] == fence[0] and len(marker) >= len(fence):
+                fence = None
+            current.append(line)
+            continue
+        if fence is None and not internal and _OPEN_RE.match(line):
+            blocks.append(Block(False, tuple(current), start))
+            current, internal, start, opened_at = [], True, number + 1, number
+            continue
+        if fence is None and internal and _CLOSE_RE.match(line):
+            blocks.append(Block(True, tuple(current), start))
+            current, internal, start = [], False, number + 1
+            continue
+        current.append(line)
+    if internal:
+        problems.append((opened_at, "'::: internal' is never closed with ':::'; "
+                                    "the rest of the document is treated as internal"))
+    blocks.append(Block(internal, tuple(current), start))
+    return [b for b in blocks if b.lines or b.internal], problems
+
+
+def project_body(body: str, *, sees_internal: bool) -> str:
+    """The Markdown a viewer may read.
+
+    Public viewers get internal blocks removed (replaced by a blank line so paragraphs on
+    either side stay apart).  Staff get them as an "Agents only" admonition, indented so that
+    any Markdown inside keeps working.
+    """
+    blocks, _ = split_blocks(body)
+    out: list[str] = []
+    for block in blocks:
+        if not block.internal:
+            out.extend(block.lines)
+        elif sees_internal:
+            out.extend(["", f'!!! agents-only "{AGENTS_ONLY_TITLE}"'])
+            out.extend(("    " + line) if line.strip() else "" for line in block.lines)
+            out.append("")
+        else:
+            out.append("")
+    return "\n".join(out) + "\n"
+
+
+def visible(doc: Document, *, viewer: Viewer) -> bool:
+    """May this viewer know that ``doc`` exists at all?"""
+    return viewer.sees_internal or doc.is_public
+
+
+def project(doc: Document, *, viewer: Viewer) -> Document | None:
+    """The document as this viewer may see it, or None when it must not exist for them."""
+    if not visible(doc, viewer=viewer):
+        return None
+    body = project_body(doc.body, sees_internal=viewer.sees_internal)
+    if viewer.sees_internal:
+        return replace(doc, body=body)
+    # Ownership, review state and parse problems are staff business.
+    public_meta = {k: doc.meta[k] for k in PUBLIC_FIELDS if k in doc.meta}
+    return replace(doc, body=body, owner="", review_by=None, meta=public_meta, problems=[])
+
+
+def project_text(text: str, *, audience: str, viewer: Viewer) -> str | None:
+    """Project a raw body given its audience (used for old revisions from history)."""
+    if not viewer.sees_internal and audience != "public":
+        return None
+    return project_body(text, sees_internal=viewer.sees_internal)
+
+
+def has_internal_blocks(body: str) -> bool:
+    return any(b.internal for b in split_blocks(body)[0])

@@ -1,0 +1,136 @@
+"""Command line: ``flask --app wsgi kb ...`` (content) and ``... users ...`` (accounts)."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import Callable
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from . import auth, config
+from .audience import split_blocks
+from .config import BUNDLED_CONTENT
+from .content import Problem, store
+from .db import get_db
+
+kb = AppGroup("kb", help="Content: initialise, check, and maintain the portal.")
+users = AppGroup("users", help="Staff accounts.")
+
+
+def init_steps(app: Flask) -> list[Callable[[], None]]:
+    """Services append what ``kb init`` must build (for example the search index)."""
+    return app.extensions.setdefault("kb_init_steps", [])
+
+
+@kb.command("init")
+@click.option("--no-admin", is_flag=True, help="Do not create the first admin account.")
+def init_command(no_admin: bool) -> None:
+    """Create the data dir, secret key and content repository; build what is needed.
+
+    Safe to run again: nothing that exists is overwritten.
+    """
+    app = current_app
+    data_dir = app.config["KB_DATA_DIR"]
+    if config.generate_secret_key(data_dir):
+        click.echo(f"Generated a secret key in {config.secret_key_path(data_dir)}")
+    repo = app.extensions["kb_repo"]
+    if repo.is_repo():
+        click.echo(f"Content repository: {repo.root} (existing, left unchanged)")
+    else:
+        seed = BUNDLED_CONTENT if not repo.root.exists() or not any(repo.root.iterdir()) else None
+        repo.init(seed_from=seed)
+        what = "seeded with the bundled content" if seed else "existing files committed"
+        click.echo(f"Content repository: {repo.root} (created, {what})")
+    for step in init_steps(app):
+        step()
+    db = get_db()
+    if not no_admin and auth.user_count(db) == 0:
+        password = secrets.token_urlsafe(12)
+        auth.add_user(db, "admin", password, "admin")
+        click.echo("Created the first account. It is shown only this once:")
+        click.echo("    username: admin")
+        click.echo(f"    password: {password}")
+    docs = store().all()
+    click.echo(f"Ready: {len(docs)} documents "
+               f"({sum(d.is_public for d in docs)} public).")
+
+
+def check_problems() -> list[Problem]:
+    """Every problem in the content tree, in path order."""
+    problems: list[Problem] = []
+    st = store()
+    for path in st.unsafe_files():
+        problems.append(Problem(path, None, "file name cannot be served; use letters, digits, "
+                                            "'-', '_' and '.' only"))
+    for doc in st.all():
+        problems.extend(doc.problems)
+        for line, message in split_blocks(doc.body)[1]:
+            problems.append(Problem(doc.path, doc.body_start + line - 1, message))
+    return sorted(problems, key=lambda p: (p.path, p.line or 0))
+
+
+@kb.command("check")
+def check_command() -> None:
+    """Validate every document; print 'path:line: problem'; exit 1 if any."""
+    problems = check_problems()
+    for problem in problems:
+        click.echo(str(problem))
+    total = len(store().all())
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {total} documents.", err=True)
+        sys.exit(1)
+    click.echo(f"{total} documents, no problems.")
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(auth.ROLES), default="agent", show_default=True)
+@click.option("--password", help="Read from a prompt (or one line of stdin) when omitted.")
+def add_user_command(username: str, role: str, password: str | None) -> None:
+    """Create a staff account."""
+    password = password or _read_password()
+    try:
+        auth.add_user(get_db(), username, password, role)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # sqlite3.IntegrityError: the name is taken
+        if "UNIQUE" in str(exc):
+            raise click.ClickException(f"user {username!r} already exists") from None
+        raise
+    click.echo(f"Created {role} {username}.")
+
+
+@users.command("passwd")
+@click.argument("username")
+@click.option("--password", help="Read from a prompt (or one line of stdin) when omitted.")
+def passwd_command(username: str, password: str | None) -> None:
+    """Set a new password; signs the user out everywhere."""
+    password = password or _read_password()
+    try:
+        changed = auth.set_password(get_db(), username, password)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not changed:
+        raise click.ClickException(f"no user {username!r}")
+    click.echo(f"Password changed for {username}; their sessions are signed out.")
+
+
+@users.command("list")
+def list_command() -> None:
+    """List accounts and roles."""
+    for row in get_db().execute("SELECT username, role, created_at FROM users ORDER BY username"):
+        click.echo(f"{row['username']}\t{row['role']}\t{row['created_at']}")
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\n")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(kb)
+    app.cli.add_command(users)

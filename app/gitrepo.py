@@ -1,0 +1,141 @@
+"""The content repository: a plain git work tree driven through the git CLI.
+
+Only this module runs ``git``.  Arguments are always passed as a list (never a shell), every
+revision id is checked against ``REV_RE`` first, and paths are given after ``--``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+REV_RE = re.compile(r"^[0-9a-f]{7,40}$")
+_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "LC_ALL": "C",
+}
+
+
+class GitError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Change:
+    sha: str
+    when: dt.datetime
+
+
+def is_valid_rev(rev: str) -> bool:
+    return bool(REV_RE.fullmatch(rev or ""))
+
+
+class GitRepo:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self._last_change: dict[tuple[str, str], Change | None] = {}
+
+    def git(self, *args: str, input: bytes | None = None, check: bool = True,
+            env: dict | None = None) -> bytes:
+        full_env = {**os.environ, **_ENV, **(env or {})}
+        proc = subprocess.run(
+            ["git", "-C", str(self.root), "-c", "core.quotepath=off", *args],
+            input=input, capture_output=True, env=full_env, timeout=60,
+        )
+        if check and proc.returncode != 0:
+            raise GitError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}")
+        return proc.stdout
+
+    def is_repo(self) -> bool:
+        return (self.root / ".git").exists()
+
+    def git_dir(self) -> Path:
+        dot_git = self.root / ".git"
+        if dot_git.is_file():  # a worktree or submodule: ".git" holds "gitdir: <path>"
+            target = dot_git.read_text().split(":", 1)[1].strip()
+            return (self.root / target).resolve()
+        return dot_git
+
+    def head(self) -> str:
+        """The commit HEAD points to, read from files (no process: this runs per request)."""
+        try:
+            git_dir = self.git_dir()
+            ref = (git_dir / "HEAD").read_text().strip()
+            if not ref.startswith("ref: "):
+                return ref
+            name = ref[5:]
+            for base in (git_dir, _common_dir(git_dir)):
+                ref_file = base / name
+                if ref_file.is_file():
+                    return ref_file.read_text().strip()
+                packed = base / "packed-refs"
+                if packed.is_file():
+                    for line in packed.read_text().splitlines():
+                        if line.endswith(" " + name):
+                            return line.split(" ", 1)[0]
+        except OSError:
+            pass
+        return ""
+
+    def last_change(self, path: str) -> Change | None:
+        """The last commit that touched ``path`` (cached until HEAD moves)."""
+        head = self.head()
+        key = (head, path)
+        if key in self._last_change:
+            return self._last_change[key]
+        try:
+            out = self.git("log", "-1", "--format=%H%x00%cI", "--", path).decode().strip()
+        except GitError:
+            out = ""
+        change = None
+        if out:
+            sha, _, when = out.partition("\0")
+            change = Change(sha, dt.datetime.fromisoformat(when))
+        if len(self._last_change) > 4096:
+            self._last_change.clear()
+        self._last_change[key] = change
+        return change
+
+    def init(self, seed_from: Path | None = None) -> bool:
+        """Create the repository (seeded from ``seed_from``) unless it exists.  Idempotent."""
+        if self.is_repo():
+            return False
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main")
+        if seed_from and seed_from.is_dir():
+            for item in seed_from.iterdir():
+                dest = self.root / item.name
+                if dest.exists():
+                    continue
+                if item.is_dir():
+                    shutil.copytree(item, dest)
+                else:
+                    shutil.copy2(item, dest)
+        self.git("add", "-A")
+        self.commit("Import the bundled content", author=("Policy portal", "portal@localhost"),
+                    allow_empty=True)
+        return True
+
+    def commit(self, message: str, *, author: tuple[str, str], allow_empty: bool = False) -> str:
+        name, email = author
+        args = ["commit", "-q", "--no-verify", "-m", message]
+        if allow_empty:
+            args.append("--allow-empty")
+        self.git(*args, env={
+            "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email,
+        })
+        return self.git("rev-parse", "HEAD").decode().strip()
+
+
+def _common_dir(git_dir: Path) -> Path:
+    common = git_dir / "commondir"
+    if common.is_file():
+        return (git_dir / common.read_text().strip()).resolve()
+    return git_dir

@@ -1,0 +1,70 @@
+"""Reading: home, policy and FAQ pages, sitemap and health check (public and staff)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
+
+from ..audience import PUBLIC, project, visible
+from ..auth import current_viewer
+from ..catalogue import group_by_tag, visible_documents
+from ..content import repo, store
+from ..render import render, without_title
+
+bp = Blueprint("public", __name__)
+
+
+@bp.get("/")
+def home():
+    viewer = current_viewer()
+    docs = visible_documents(viewer)
+    policies = [d for d in docs if d.kind == "policy"]
+    faqs = [d for d in docs if d.kind == "faq"]
+    return render_template("home.html", policies=policies, faq_groups=group_by_tag(faqs),
+                           viewer=viewer)
+
+
+@bp.get("/policies/<path:slug>")
+def policy(slug: str):
+    return _document("policy", slug)
+
+
+@bp.get("/faq/<path:slug>")
+def faq(slug: str):
+    return _document("faq", slug)
+
+
+def _document(kind: str, slug: str):
+    viewer = current_viewer()
+    doc = store().get(kind, slug)
+    if doc is None:
+        abort(404)
+    shown = project(doc, viewer=viewer)
+    if shown is None:
+        if viewer.is_staff:  # staff previewing as a customer: say why, keep the 404 status
+            return render_template("not_public.html", doc=doc), 404
+        abort(404)
+    page = render(without_title(shown.body, shown.title))
+    return render_template("document.html", doc=shown, page=page, viewer=viewer,
+                           version=repo().last_change(shown.path))
+
+
+@bp.get("/sitemap.xml")
+def sitemap():
+    docs = [d for d in store().all() if visible(d, viewer=PUBLIC)]
+    xml = render_template("sitemap.xml", docs=docs, base=request.url_root.rstrip("/"))
+    return Response(xml, mimetype="application/xml")
+
+
+@bp.get("/healthz")
+def healthz():
+    root = store().root
+    ok = root.is_dir()
+    body = {"status": "ok" if ok else "content directory missing"}
+    return jsonify(body), 200 if ok else 503
+
+
+@bp.get("/robots.txt")
+def robots():
+    sitemap_url = url_for("public.sitemap", _external=True)
+    text = f"User-agent: *\nDisallow: /login\nSitemap: {sitemap_url}\n"
+    return Response(text, mimetype="text/plain")

@@ -1,0 +1,68 @@
+"""The projection: what each viewer may read, decided once on the source."""
+
+import pytest
+
+from app.audience import PUBLIC, STAFF, Viewer, project, project_body, split_blocks
+from app.content import parse
+
+BODY = """Intro.
+
+::: internal
+Secret approval limit $25.
+:::
+
+Public tail.
+"""
+
+
+def test_public_viewer_loses_internal_blocks():
+    text = project_body(BODY, sees_internal=False)
+    assert "Secret" not in text
+    assert "Intro." in text and "Public tail." in text
+
+
+def test_staff_get_marked_callout():
+    text = project_body(BODY, sees_internal=True)
+    assert '!!! agents-only "Agents only"' in text
+    assert "    Secret approval limit $25." in text
+
+
+def test_customer_preview_equals_public_projection():
+    doc = parse(b"---\naudience: public\n---\n" + BODY.encode(), kind="policy", slug="x",
+                path="x.md")
+    preview = project(doc, viewer=Viewer(is_staff=True, as_customer=True))
+    public = project(doc, viewer=PUBLIC)
+    assert preview.body == public.body
+
+
+@pytest.mark.parametrize("viewer, visible", [(PUBLIC, False), (STAFF, True),
+                                             (Viewer(is_staff=True, as_customer=True), False)])
+def test_internal_documents(viewer, visible):
+    doc = parse(b"---\naudience: internal\n---\nx", kind="policy", slug="x", path="x.md")
+    assert (project(doc, viewer=viewer) is not None) is visible
+
+
+def test_public_projection_drops_staff_metadata():
+    doc = parse(b"---\naudience: public\nowner: o@x\nreview_by: 2020-01-01\n---\nx",
+                kind="policy", slug="x", path="x.md")
+    shown = project(doc, viewer=PUBLIC)
+    assert shown.owner == "" and shown.review_by is None and "owner" not in shown.meta
+
+
+def test_unclosed_block_hides_the_rest():
+    body = "Open\n\n::: internal\nhidden\n\nstill hidden\n"
+    assert "hidden" not in project_body(body, sees_internal=False)
+    assert split_blocks(body)[1][0][0] == 3
+
+
+def test_markers_inside_code_fences_are_text():
+    body = "```\n::: internal\n```\nvisible\n"
+    assert "visible" in project_body(body, sees_internal=False)
+    assert "::: internal" in project_body(body, sees_internal=False)
+
+
+@pytest.mark.parametrize("opener", ["::: internal", ":::internal", "::::  Internal",
+                                    "   ::: internal"])
+def test_marker_variants(opener):
+    body = f"a\n\n{opener}\nsecret\n:::\n\nb\n"
+    assert "secret" not in project_body(body, sees_internal=False)

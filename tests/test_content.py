@@ -1,0 +1,109 @@
+"""Parsing documents and the slug allow-list."""
+
+import datetime as dt
+
+import pytest
+
+from app.content import ContentStore, is_safe_slug, parse
+
+
+def test_front_matter_fields():
+    doc = parse(b"---\ntitle: Refunds\naudience: public\ntags: [Money, orders]\n"
+                b"effective: 2026-03-01\nreview_by: 2027-03-01\nowner: a@b.c\n---\nBody\n",
+                kind="policy", slug="refunds", path="policies/refunds.md")
+    assert doc.title == "Refunds"
+    assert doc.is_public
+    assert doc.tags == ["money", "orders"]
+    assert doc.effective == dt.date(2026, 3, 1)
+    assert doc.review_by == dt.date(2027, 3, 1)
+    assert doc.owner == "a@b.c"
+    assert doc.body == "Body\n"
+    assert doc.body_start == 9
+    assert not doc.problems
+
+
+@pytest.mark.parametrize("text, title", [
+    (b"# Handbook page\n\nText", "Handbook page"),
+    (b"Just text, no heading", "Return policy"),
+    (b"", "Return policy"),
+])
+def test_no_front_matter_is_internal_and_titled(text, title):
+    doc = parse(text, kind="policy", slug="return_policy", path="return_policy.md")
+    assert doc.audience == "internal"
+    assert doc.title == title
+    assert not doc.problems
+
+
+@pytest.mark.parametrize("text, fragment, line", [
+    (b"---\ntitle: [oops\naudience: public\n---\nx", "not valid YAML", 3),
+    (b"---\ntitle: t\naudience: everyone\n---\nx", "audience must be public or internal", 3),
+    (b"---\n- a\n- b\n---\nx", "must be a mapping", 2),
+    (b"---\naudience: public\neffective: next week\n---\nx", "effective must be a date", 3),
+    (b"---\ntitle: x\n", "never closed", 1),
+    (b"\xff\xfe bad bytes", "not valid UTF-8", 1),
+    (b"\x00\x01\x02binary", "binary file", None),
+])
+def test_malformed_documents_report_file_and_line(text, fragment, line):
+    doc = parse(text, kind="policy", slug="bad", path="policies/bad.md")
+    assert doc.problems, "a problem must be reported"
+    problem = doc.problems[0]
+    assert fragment in problem.message
+    assert problem.line == line
+    assert str(problem).startswith("policies/bad.md")
+    assert doc.audience == "internal", "broken documents fail closed"
+
+
+@pytest.mark.parametrize("slug, ok", [
+    ("refunds", True),
+    ("agents/log-credit", True),
+    ("Employee_Handbook.v2", True),
+    ("..", False),
+    ("../secret", False),
+    ("a/../b", False),
+    (".git/config", False),
+    ("a\\b", False),
+    ("a\x00b", False),
+    ("%2e%2e", False),
+    ("/etc/passwd", False),
+    ("a//b", False),
+    ("refunds.md", False),
+    ("", False),
+    ("a b", False),
+])
+def test_slug_allow_list(slug, ok):
+    assert is_safe_slug(slug) is ok
+
+
+def test_store_lists_and_caches(content_dir):
+    store = ContentStore(content_dir)
+    docs = store.all()
+    assert {d.url for d in docs} >= {"/policies/refunds", "/faq/track-order",
+                                     "/faq/agents/log-credit"}
+    assert store.get("policy", "refunds") is store.get("policy", "refunds")  # cached
+    (content_dir / "policies" / "refunds.md").write_text("---\ntitle: New\n---\nx")
+    assert store.get("policy", "refunds").title == "New"  # edits show without restart
+
+
+def test_store_refuses_huge_files(content_dir):
+    (content_dir / "policies" / "huge.md").write_bytes(b"---\naudience: public\n---\n"
+                                                      + b"a" * 5_000_000)
+    doc = ContentStore(content_dir).get("policy", "huge")
+    assert doc.audience == "internal"
+    assert "limit" in doc.problems[0].message
+
+
+def test_symlink_outside_root_is_not_served(content_dir, tmp_path):
+    secret = tmp_path / "outside.md"
+    secret.write_text("---\naudience: public\n---\nsecret")
+    (content_dir / "policies" / "link.md").symlink_to(secret)
+    assert ContentStore(content_dir).get("policy", "link") is None
+
+
+def test_plain_handbook_layout(tmp_path):
+    root = tmp_path / "handbook"
+    (root / "people").mkdir(parents=True)
+    (root / "people" / "leave.md").write_text("# Leave\n\nTwenty days.")
+    (root / "intro.md").write_text("# Welcome\n")
+    store = ContentStore(root)
+    assert sorted(d.url for d in store.all()) == ["/policies/intro", "/policies/people/leave"]
+    assert store.get("policy", "people/leave").title == "Leave"

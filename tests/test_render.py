@@ -1,0 +1,103 @@
+"""Rendering and sanitizing: features work, and nothing an author writes can run script."""
+
+from html.parser import HTMLParser
+
+import pytest
+
+from app.render import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, ID_PREFIX, render, safe_url, sanitize
+from tests.xss_vectors import VECTORS
+
+
+class _Collector(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+
+
+def assert_safe(html: str) -> None:
+    parser = _Collector()
+    parser.feed(html)
+    for tag, attrs in parser.elements:
+        assert tag in ALLOWED_TAGS, f"tag {tag} escaped the allow-list"
+        allowed = ALLOWED_ATTRIBUTES["*"] | ALLOWED_ATTRIBUTES.get(tag, set()) | {"rel"}
+        for name, value in attrs.items():
+            assert name in allowed, f"attribute {name} on {tag}"
+            assert not name.startswith("on")
+            if name in ("href", "src"):
+                assert safe_url(value or "") is not None, f"unsafe URL {value!r}"
+            if name == "id":
+                assert value.startswith(ID_PREFIX)
+
+
+@pytest.mark.parametrize("payload", VECTORS)
+def test_xss_vectors_are_neutralised(payload):
+    html = render(f"Before\n\n{payload}\n\nAfter").html
+    assert_safe(html)
+    assert "<script" not in html.lower()
+
+
+def test_vector_table_is_large_enough():
+    assert len(VECTORS) >= 25
+
+
+@pytest.mark.parametrize("url, ok", [
+    ("https://example.com", True), ("http://x", True), ("mailto:a@b.c", True),
+    ("#frag", True), ("/policies/refunds", True),
+    ("javascript:alert(1)", False), ("java\u200bscript:alert(1)", False),
+    ("JAVASCRIPT:x", False), ("vbscript:x", False), ("data:text/html,x", False),
+    ("//evil.example", False), ("/\\evil.example", False), ("relative/path", False),
+    ("\u0000javascript:x", False), (" javascript:x", False),
+])
+def test_safe_url(url, ok):
+    assert (safe_url(url) is not None) is ok
+
+
+def test_markdown_features():
+    page = render("""## Steps
+
+| Channel | Reply |
+|---|---|
+| Email | 24 hours |
+
+Term
+:   Definition
+
+- [x] done
+
+!!! note "Remember"
+    Be kind.
+
+```python
+x = 1
+```
+""")
+    html = page.html
+    assert "<table>" in html and "<dl>" in html and 'type="checkbox"' in html
+    assert 'class="admonition note"' in html and "<pre" in html
+    assert f'id="{ID_PREFIX}steps"' in html and f'href="#{ID_PREFIX}steps"' in html
+    assert page.toc == ((2, f"{ID_PREFIX}steps", "Steps"),)
+
+
+def test_raw_html_does_not_execute_but_safe_markup_stays():
+    html = render("<kbd>Ctrl</kbd> <b onclick=x>bold</b>").html
+    assert "<kbd>Ctrl</kbd>" in html and "<b>bold</b>" in html and "onclick" not in html
+
+
+def test_author_ids_are_prefixed():
+    html = sanitize('<h2 id="q">x</h2><a href="#q">y</a>')
+    assert f'id="{ID_PREFIX}q"' in html and f'href="#{ID_PREFIX}q"' in html
+
+
+def test_render_is_cached():
+    assert render("same text") is render("same text")
+
+
+def test_duplicate_headings_get_unique_ids():
+    from app.render import section_id
+
+    page = render("## Fees\n\nx\n\n## Fees\n\ny")
+    used: dict[str, int] = {}
+    assert [i for _, i, _ in page.toc] == [section_id("Fees", used), section_id("Fees", used)]
