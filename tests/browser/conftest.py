@@ -1,0 +1,72 @@
+"""Playwright in Debian's Chromium against a live gunicorn server."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from app.auth import add_user
+from app.db import connect, migrate
+from tests.conftest import FIXTURE_DOCS, PASSWORD, make_repo
+from tests.live import LiveServer
+
+CHROMIUM = os.environ.get("KB_CHROMIUM", "/usr/bin/chromium")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser/" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """One multi-worker server for the browser tests, with the fixture content and users."""
+    base = tmp_path_factory.mktemp("live")
+    content = make_repo(base / "content", FIXTURE_DOCS)
+    data = base / "data"
+    data.mkdir()
+    db_path = data / "portal.sqlite3"
+    conn = connect(db_path)
+    migrate(conn, str(db_path) + ".lock")
+    for name, role in (("agent", "agent"), ("editor", "editor"), ("admin", "admin")):
+        add_user(conn, name, PASSWORD, role)
+    conn.close()
+    with LiveServer(data, content, workers=2) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def login(page, live_server):
+    def do_login(username: str = "agent"):
+        page.goto(live_server.url + "/login")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(live_server.url + "/")
+    return do_login

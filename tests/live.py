@@ -1,0 +1,82 @@
+"""A real server for end-to-end tests: gunicorn (several workers) on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """Start gunicorn on ``wsgi:app`` with its own data and content directories.
+
+    ``env`` adds environment variables (KB_* settings).  Use as a context manager; the
+    server is killed (whole process group) on exit.
+    """
+
+    def __init__(self, data_dir: Path, content_dir: Path, *, workers: int = 2,
+                 env: dict[str, str] | None = None, threads: int = 2):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir, self.content_dir = data_dir, content_dir
+        self.workers, self.threads = workers, threads
+        self.env = {**os.environ, "KB_DATA_DIR": str(data_dir), "KB_CONTENT_DIR": str(content_dir),
+                    "SECRET_KEY": "live-test-secret-key-0123456789abcdef",
+                    "KB_LOGIN_LIMIT": "1000 per minute", **(env or {})}
+        self.proc: subprocess.Popen | None = None
+        self.log = data_dir / "server.log"
+
+    def start(self) -> LiveServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        self.proc = subprocess.Popen(
+            [gunicorn, "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+             "--threads", str(self.threads), "--worker-class", "gthread", "--timeout", "60",
+             "--graceful-timeout", "5", "wsgi:app"],
+            cwd=ROOT, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as res:  # noqa: S310
+                    if res.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def worker_pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
