@@ -7,6 +7,7 @@ import logging
 from flask import Flask
 
 from . import auth, config, content, db, errors, security
+from . import feedback as _feedback  # noqa: F401 - registers its tables before migrations run
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -21,10 +22,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
 
-    from .views import account, public
+    from .views import account, feedback, public
 
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(feedback.bp)
 
     from . import cli
 

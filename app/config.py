@@ -26,6 +26,8 @@ SETTINGS: dict[str, tuple[object, str]] = {
     "KB_SECURE_COOKIES": (False, "mark cookies Secure and send HSTS (set behind HTTPS)"),
     "KB_RATELIMIT_STORAGE": ("memory://", "Flask-Limiter storage URI"),
     "KB_LOGIN_LIMIT": ("5 per minute;30 per hour", "login attempts per username + IP"),
+    "KB_FEEDBACK_LIMIT": ("10 per hour", "feedback submissions per address"),
+    "KB_REVIEW_INTERVAL_MONTHS": (12, "months after a material change when a review falls due"),
     "KB_SITE_NAME": ("Northwind Help Centre", "name shown in the header and titles"),
 }
 
@@ -44,7 +46,12 @@ def load(app: Flask, test_config: dict | None) -> None:
     for name, (default, _help) in SETTINGS.items():
         if name in os.environ:
             raw = os.environ[name]
-            app.config[name] = _env_bool(raw) if isinstance(default, bool) else raw
+            if isinstance(default, bool):
+                app.config[name] = _env_bool(raw)
+            elif isinstance(default, int):
+                app.config[name] = int(raw)
+            else:
+                app.config[name] = raw
     if test_config:
         app.config.update(test_config)
 

@@ -62,7 +62,7 @@ def test_view_as_customer_matches_anonymous(client, auth, app):
     preview = client.get("/policies/refunds?as=customer").get_data(as_text=True)
     assert CANARY_BLOCK not in preview
     start = anonymous.index('<div class="content">')
-    end = anonymous.index("</article>")
+    end = anonymous.index('<section id="feedback"')
     assert anonymous[start:end] in preview
     res = client.get("/policies/escalation?as=customer")
     assert res.status_code == 404
