@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ class GitError(RuntimeError):
 class Change:
     sha: str
     when: dt.datetime
+    material: bool = False
 
 
 def is_valid_rev(rev: str) -> bool:
@@ -39,7 +41,7 @@ def is_valid_rev(rev: str) -> bool:
 class GitRepo:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
-        self._last_change: dict[tuple[str, str], Change | None] = {}
+        self.changes = ChangeMap(self)
 
     def git(self, *args: str, input: bytes | None = None, check: bool = True,
             env: dict | None = None) -> bytes:
@@ -51,6 +53,13 @@ class GitRepo:
         if check and proc.returncode != 0:
             raise GitError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}")
         return proc.stdout
+
+    def succeeds(self, *args: str) -> bool:
+        """Run a git command for its exit status only."""
+        env = {**os.environ, **_ENV}
+        proc = subprocess.run(["git", "-C", str(self.root), *args], capture_output=True,
+                              env=env, timeout=60)
+        return proc.returncode == 0
 
     def is_repo(self) -> bool:
         return (self.root / ".git").exists()
@@ -84,23 +93,8 @@ class GitRepo:
         return ""
 
     def last_change(self, path: str) -> Change | None:
-        """The last commit that touched ``path`` (cached until HEAD moves)."""
-        head = self.head()
-        key = (head, path)
-        if key in self._last_change:
-            return self._last_change[key]
-        try:
-            out = self.git("log", "-1", "--format=%H%x00%cI", "--", path).decode().strip()
-        except GitError:
-            out = ""
-        change = None
-        if out:
-            sha, _, when = out.partition("\0")
-            change = Change(sha, dt.datetime.fromisoformat(when))
-        if len(self._last_change) > 4096:
-            self._last_change.clear()
-        self._last_change[key] = change
-        return change
+        """The last commit that touched ``path`` (from the change map: no git per call)."""
+        return self.changes.last(path)
 
     def init(self, seed_from: Path | None = None) -> bool:
         """Create the repository (seeded from ``seed_from``) unless it exists.  Idempotent."""
@@ -139,3 +133,73 @@ def _common_dir(git_dir: Path) -> Path:
     if common.is_file():
         return (git_dir / common.read_text().strip()).resolve()
     return git_dir
+
+
+class ChangeMap:
+    """Path -> last change and last *material* change, kept current as HEAD moves.
+
+    Built with one ``git log`` walk, then updated incrementally (``OLD..NEW``), so page views
+    and dashboards never run git per document.  A commit is material when its message has
+    the trailer ``Material: yes`` (set by the editor's "material change" box).
+    """
+
+    def __init__(self, repo: GitRepo):
+        self.repo = repo
+        self._lock = threading.Lock()
+        self._head: str | None = None
+        self._last: dict[str, Change] = {}
+        self._material: dict[str, Change] = {}
+
+    def last(self, path: str) -> Change | None:
+        self._refresh()
+        return self._last.get(path)
+
+    def last_material(self, path: str) -> Change | None:
+        self._refresh()
+        return self._material.get(path)
+
+    def _refresh(self) -> None:
+        head = self.repo.head()
+        if head == self._head or not head:
+            return
+        with self._lock:
+            if head == self._head:
+                return
+            old = self._head
+            incremental = old is not None and self._is_ancestor(old, head)
+            last, material = self._walk(f"{old}..{head}" if incremental else head)
+            if incremental:
+                self._last.update(last)
+                self._material.update(material)
+            else:
+                self._last, self._material = last, material
+            self._head = head
+
+    def _is_ancestor(self, old: str, new: str) -> bool:
+        # After a force-push or reset the old HEAD is not an ancestor: rebuild from scratch.
+        return self.repo.succeeds("merge-base", "--is-ancestor", old, new)
+
+    def _walk(self, rev_range: str) -> tuple[dict[str, Change], dict[str, Change]]:
+        try:
+            out = self.repo.git("log", "--no-renames", "--name-only", "-z",
+                                "--format=%x01%H%x00%cI%x00%(trailers:key=Material,valueonly)",
+                                rev_range, "--").decode("utf-8", "replace")
+        except GitError:
+            return {}, {}
+        last: dict[str, Change] = {}
+        material: dict[str, Change] = {}
+        for record in out.split("\x01")[1:]:
+            fields = record.split("\0")
+            if len(fields) < 3:
+                continue
+            sha, when, trailer = fields[0], fields[1], fields[2]
+            change = Change(sha, dt.datetime.fromisoformat(when),
+                            trailer.strip().lower().startswith("yes"))
+            for path in fields[3:]:
+                path = path.strip("\n")
+                if not path:
+                    continue
+                last.setdefault(path, change)
+                if change.material:
+                    material.setdefault(path, change)
+        return last, material

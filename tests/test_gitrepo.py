@@ -1,0 +1,46 @@
+"""The git layer: HEAD from files, and the incremental change map."""
+
+from app.gitrepo import GitRepo, is_valid_rev
+from tests.conftest import git
+
+
+def _commit(root, name, text, message):
+    (root / name).write_text(text)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+    return git(root, "rev-parse", "HEAD").strip()
+
+
+def test_head_read_from_files_matches_git(content_dir):
+    assert GitRepo(content_dir).head() == git(content_dir, "rev-parse", "HEAD").strip()
+    git(content_dir, "pack-refs", "--all")
+    assert GitRepo(content_dir).head() == git(content_dir, "rev-parse", "HEAD").strip()
+
+
+def test_change_map_follows_new_commits_and_material_trailer(content_dir):
+    repo = GitRepo(content_dir)
+    first = repo.changes.last("policies/refunds.md")
+    assert first is not None and not first.material
+    assert repo.changes.last_material("policies/refunds.md") is None
+    sha = _commit(content_dir, "policies/refunds.md", "new", "Change\n\nMaterial: yes")
+    assert repo.changes.last("policies/refunds.md").sha == sha
+    assert repo.changes.last_material("policies/refunds.md").sha == sha
+    cosmetic = _commit(content_dir, "policies/refunds.md", "newer", "Typo\n\nMaterial: no")
+    assert repo.changes.last("policies/refunds.md").sha == cosmetic
+    assert repo.changes.last_material("policies/refunds.md").sha == sha
+    assert repo.changes.last("faq/track-order.md").sha != sha  # untouched files keep theirs
+
+
+def test_change_map_survives_history_rewrite(content_dir):
+    repo = GitRepo(content_dir)
+    before = repo.changes.last("policies/refunds.md")
+    _commit(content_dir, "policies/refunds.md", "new", "Change")
+    assert repo.changes.last("policies/refunds.md") != before
+    git(content_dir, "reset", "-q", "--hard", "HEAD~1")
+    assert repo.changes.last("policies/refunds.md") == before
+
+
+def test_rev_allow_list():
+    assert is_valid_rev("0123abc")
+    for bad in ("HEAD", "--all", "abc", "0123abc..fff", "0123abc^", "x" * 40, "", "0123ABCG"):
+        assert not is_valid_rev(bad)
