@@ -22,11 +22,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
 
-    from .views import account, feedback, public
+    from .views import account, feedback, manage, public
 
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(feedback.bp)
+    app.register_blueprint(manage.bp)
+    manage.init_app(app)
 
     from . import cli
 

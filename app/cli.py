@@ -85,6 +85,21 @@ def check_command() -> None:
     click.echo(f"{total} documents, no problems.")
 
 
+@kb.command("due")
+@click.option("--within", type=click.IntRange(0, 366), default=0,
+              help="Also list documents due within this many days.")
+def due_command(within: int) -> None:
+    """Print documents overdue for review (for a cron e-mail); tab-separated."""
+    from .lifecycle import overdue_report
+
+    report = overdue_report(within=within)
+    for doc, status in report:
+        late = f"{-status.days} days overdue" if status.overdue else f"due in {status.days} days"
+        click.echo(f"{doc.path}\t{doc.owner or '-'}\t{status.due.isoformat()}\t{late}")
+    if not report:
+        click.echo("Nothing is overdue." if not within else f"Nothing due within {within} days.")
+
+
 @users.command("add")
 @click.argument("username")
 @click.option("--role", type=click.Choice(auth.ROLES), default="agent", show_default=True)
