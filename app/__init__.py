@@ -6,8 +6,9 @@ import logging
 
 from flask import Flask
 
+from . import acks as _acks  # noqa: F401 - these register their tables before migrations run
 from . import auth, config, content, db, errors, security
-from . import feedback as _feedback  # noqa: F401 - registers its tables before migrations run
+from . import feedback as _feedback  # noqa: F401
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -22,13 +23,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
 
-    from .views import account, feedback, manage, public
+    from .views import account, acks, feedback, manage, public
 
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(feedback.bp)
     app.register_blueprint(manage.bp)
     manage.init_app(app)
+    app.register_blueprint(acks.bp)
+    acks.init_app(app)
 
     from . import cli
 
