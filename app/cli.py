@@ -12,9 +12,10 @@ from flask.cli import AppGroup
 
 from . import auth, config
 from .audience import split_blocks
-from .config import BUNDLED_CONTENT
+from .config import BUNDLED_CONTENT, SEED_HISTORY
 from .content import Problem, store
 from .db import get_db
+from .seed import seed_repository
 
 kb = AppGroup("kb", help="Content: initialise, check, and maintain the portal.")
 users = AppGroup("users", help="Staff accounts.")
@@ -39,11 +40,13 @@ def init_command(no_admin: bool) -> None:
     repo = app.extensions["kb_repo"]
     if repo.is_repo():
         click.echo(f"Content repository: {repo.root} (existing, left unchanged)")
+    elif not repo.root.exists() or not any(repo.root.iterdir()):
+        commits = seed_repository(repo, BUNDLED_CONTENT, SEED_HISTORY)
+        click.echo(f"Content repository: {repo.root} (created, seeded with the bundled content "
+                   f"and {commits} commits of history)")
     else:
-        seed = BUNDLED_CONTENT if not repo.root.exists() or not any(repo.root.iterdir()) else None
-        repo.init(seed_from=seed)
-        what = "seeded with the bundled content" if seed else "existing files committed"
-        click.echo(f"Content repository: {repo.root} (created, {what})")
+        repo.adopt()
+        click.echo(f"Content repository: {repo.root} (created, existing files committed)")
     for step in init_steps(app):
         step()
     db = get_db()

@@ -15,6 +15,7 @@ from flask import Flask
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CONTENT = PROJECT_ROOT / "content"
+SEED_HISTORY = PROJECT_ROOT / "seed" / "history.yml"
 _WEAK_KEYS = {"", "dev", "change-me", "changeme", "secret"}
 
 # name -> (default, help).  Environment variables with the same name override defaults.

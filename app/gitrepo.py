@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import shutil
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -96,35 +95,28 @@ class GitRepo:
         """The last commit that touched ``path`` (from the change map: no git per call)."""
         return self.changes.last(path)
 
-    def init(self, seed_from: Path | None = None) -> bool:
-        """Create the repository (seeded from ``seed_from``) unless it exists.  Idempotent."""
+    def adopt(self) -> bool:
+        """Make an existing folder of Markdown a repository, committing what is there."""
         if self.is_repo():
             return False
         self.root.mkdir(parents=True, exist_ok=True)
         self.git("init", "-q", "-b", "main")
-        if seed_from and seed_from.is_dir():
-            for item in seed_from.iterdir():
-                dest = self.root / item.name
-                if dest.exists():
-                    continue
-                if item.is_dir():
-                    shutil.copytree(item, dest)
-                else:
-                    shutil.copy2(item, dest)
         self.git("add", "-A")
-        self.commit("Import the bundled content", author=("Policy portal", "portal@localhost"),
+        self.commit("Import existing documents", author=("Policy portal", "portal@localhost"),
                     allow_empty=True)
         return True
 
-    def commit(self, message: str, *, author: tuple[str, str], allow_empty: bool = False) -> str:
+    def commit(self, message: str, *, author: tuple[str, str], allow_empty: bool = False,
+               date: str | None = None) -> str:
         name, email = author
         args = ["commit", "-q", "--no-verify", "-m", message]
         if allow_empty:
             args.append("--allow-empty")
-        self.git(*args, env={
-            "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
-            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email,
-        })
+        env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+               "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+        if date:
+            env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+        self.git(*args, env=env)
         return self.git("rev-parse", "HEAD").decode().strip()
 
 
