@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from .audience import Viewer, visible
 from .content import Document, store
@@ -22,3 +23,27 @@ def group_by_tag(docs: list[Document]) -> list[tuple[str, list[Document]]]:
     for doc in docs:
         groups[doc.tags[0] if doc.tags else UNTAGGED].append(doc)
     return sorted(groups.items())
+
+
+def tag_counts(docs: list[Document], *, limit: int = 40) -> list[tuple[str, int]]:
+    """The most used tags (first tag of each document), most used first."""
+    counts: dict[str, int] = defaultdict(int)
+    for doc in docs:
+        for tag in doc.tags:
+            counts[tag] += 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Document]
+    number: int
+    pages: int
+    total: int
+
+
+def paginate(docs: list[Document], page: int, *, per_page: int = 100) -> Page:
+    pages = max(1, -(-len(docs) // per_page))
+    number = min(max(page, 1), pages)
+    start = (number - 1) * per_page
+    return Page(docs[start:start + per_page], number, pages, len(docs))

@@ -148,3 +148,31 @@ def test_handbook_without_front_matter(tmp_path):
     assert not (root / ".portal").exists()
     assert "nothing to commit" in __import__("subprocess").run(
         ["git", "-C", str(root), "status"], capture_output=True, text=True).stdout
+
+
+def test_index_pages_filter_and_hide_internal(client, auth):
+    page = client.get("/faq/").get_data(as_text=True)
+    assert "How do I track my order?" in page
+    assert_no_canary(page)
+    tagged = client.get("/faq/?tag=orders").get_data(as_text=True)
+    assert "How do I track my order?" in tagged
+    assert "How do I track" not in client.get("/faq/?tag=money").get_data(as_text=True)
+    assert client.get("/policies/?page=999").status_code == 200
+    assert client.get("/policies/?page=-3&tag=%00").status_code == 200
+    auth.login()
+    assert "How do I log a credit?" in client.get("/faq/").get_data(as_text=True)
+
+
+def test_large_catalogue_home_is_capped_and_paginated(tmp_path):
+    from app import create_app
+
+    files = {f"policies/p-{i:04d}.md": f"---\ntitle: Policy {i:04d}\naudience: public\n---\nx\n"
+             for i in range(250)}
+    root = make_repo(tmp_path / "big", files)
+    client = create_app({"TESTING": True, "KB_DATA_DIR": str(tmp_path / "d"),
+                         "KB_CONTENT_DIR": str(root)}).test_client()
+    home = client.get("/").get_data(as_text=True)
+    assert home.count('href="/policies/p-') == 40 and "All 250 policies" in home
+    second = client.get("/policies/?page=2").get_data(as_text=True)
+    assert "Policy 0100" in second and "Policy 0099" not in second
+    assert "Page 2 of 3" in second

@@ -6,11 +6,12 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request,
 
 from ..audience import PUBLIC, project, visible
 from ..auth import current_viewer
-from ..catalogue import group_by_tag, visible_documents
+from ..catalogue import group_by_tag, paginate, tag_counts, visible_documents
 from ..content import repo, store
 from ..render import render, without_title
 
 bp = Blueprint("public", __name__)
+HOME_POLICIES, HOME_GROUPS, HOME_PER_GROUP = 40, 12, 8
 
 
 @bp.get("/")
@@ -19,8 +20,31 @@ def home():
     docs = visible_documents(viewer)
     policies = [d for d in docs if d.kind == "policy"]
     faqs = [d for d in docs if d.kind == "faq"]
-    return render_template("home.html", policies=policies, faq_groups=group_by_tag(faqs),
-                           viewer=viewer)
+    # Capped lists: the home page stays small and fast however large the handbook grows.
+    groups = [(tag, items) for tag, items in group_by_tag(faqs)][:HOME_GROUPS]
+    return render_template("home.html", policies=policies[:HOME_POLICIES],
+                           policy_total=len(policies), faq_total=len(faqs), faq_groups=groups,
+                           per_group=HOME_PER_GROUP, viewer=viewer)
+
+
+@bp.get("/policies/")
+def policy_index():
+    return _index("policy")
+
+
+@bp.get("/faq/")
+def faq_index():
+    return _index("faq")
+
+
+def _index(kind: str):
+    viewer = current_viewer()
+    docs = visible_documents(viewer, kind=kind)
+    tag = request.args.get("tag", "")[:60]
+    shown = [d for d in docs if tag in d.tags] if tag else docs
+    page = paginate(shown, request.args.get("page", 1, type=int) or 1)
+    return render_template("index.html", kind=kind, page=page, tag=tag,
+                           tags=tag_counts(docs), viewer=viewer)
 
 
 @bp.get("/policies/<path:slug>")
