@@ -23,7 +23,8 @@ try:  # libyaml is ten times faster on a 10,000-document catalogue
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader
 
-KINDS = {"policy": "policies", "faq": "faq"}
+KINDS = {"policy": "policies", "faq": "faq"}  # kind -> folder and URL segment
+SECTIONS = {section: kind for kind, section in KINDS.items()}
 AUDIENCES = ("public", "internal")
 META_FIELDS = ("title", "summary", "audience", "owner", "tags", "effective", "review_by")
 MAX_BYTES = 1_000_000  # larger files are refused: nobody reads a 5 MB policy mid-call
@@ -76,8 +77,13 @@ class Document:
     body_start: int = 1  # file line where the body begins (after front matter)
 
     @property
+    def section(self) -> str:
+        """The URL segment of this kind: ``policies`` or ``faq``."""
+        return KINDS[self.kind]
+
+    @property
     def url(self) -> str:
-        return f"/{KINDS[self.kind]}/{self.slug}"
+        return f"/{self.section}/{self.slug}"
 
     @property
     def is_public(self) -> bool:
@@ -335,6 +341,12 @@ def init_app(app) -> None:
     repo = GitRepo(app.config["KB_CONTENT_DIR"])
     app.extensions["kb_repo"] = repo
     app.extensions["kb_store"] = ContentStore(repo.root, head=repo.head)
+
+
+def document_at(section: str, slug: str) -> Document | None:
+    """The document at ``/<section>/<slug>``, or None (unknown section, unsafe slug, missing)."""
+    kind = SECTIONS.get(section)
+    return store().get(kind, slug) if kind else None
 
 
 def store() -> ContentStore:

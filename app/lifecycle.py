@@ -54,10 +54,6 @@ class Row:
     changed: Change | None
     findings: list[clarity.Finding]
 
-    @property
-    def section(self) -> str:
-        return "policies" if self.doc.kind == "policy" else "faq"
-
 
 _jargon_cache: dict[str, tuple[float, list[dict]]] = {}
 

@@ -7,16 +7,15 @@ from flask_login import current_user, login_required
 
 from .. import acks
 from ..auth import can, current_viewer
-from ..content import Document, store
+from ..content import Document, document_at
 from ..db import get_db
 from ..gitrepo import is_valid_rev
 
 bp = Blueprint("acks", __name__)
-KINDS = {"policies": "policy", "faq": "faq"}
 
 
 def _doc_or_404(section: str, slug: str) -> Document:
-    doc = store().get(KINDS[section], slug) if section in KINDS else None
+    doc = document_at(section, slug)
     if doc is None:
         abort(404)
     return doc

@@ -9,12 +9,11 @@ from wtforms.validators import AnyOf, Length
 
 from .. import feedback
 from ..audience import PUBLIC, visible
-from ..content import store
+from ..content import document_at
 from ..db import get_db
 from ..security import limiter
 
 bp = Blueprint("feedback", __name__)
-KINDS = {"policies": "policy", "faq": "faq"}
 
 
 class FeedbackForm(FlaskForm):
@@ -30,7 +29,7 @@ def _limit() -> str:
 @bp.post("/feedback/<section>/<path:slug>")
 @limiter.limit(_limit)
 def give(section: str, slug: str):
-    doc = store().get(KINDS.get(section, ""), slug) if section in KINDS else None
+    doc = document_at(section, slug)
     if doc is None or not visible(doc, viewer=PUBLIC):
         abort(404)  # feedback is for public pages; internal ones do not exist here
     form = FeedbackForm()
