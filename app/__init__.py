@@ -7,6 +7,7 @@ import logging
 from flask import Flask
 
 from . import acks as _acks  # noqa: F401 - these register their tables before migrations run
+from . import analytics as _analytics  # noqa: F401
 from . import auth, config, content, db, errors, security
 from . import feedback as _feedback  # noqa: F401
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
-from .. import lifecycle
+from .. import analytics, lifecycle
 from ..auth import can
 from ..db import get_db
 from ..feedback import recent_comments, summaries
@@ -30,6 +30,24 @@ def dashboard():
     return render_template("manage.html", rows=rows, view=view, sort=sort, owner=owner,
                            counts=lifecycle.counts(), feedback=summaries(db),
                            comments=recent_comments(db, limit=15), today=lifecycle.today())
+
+
+@bp.get("/manage/search")
+@login_required
+def search_analytics():
+    if not can(current_user, "manage"):
+        abort(403)
+    days = request.args.get("days", 30, type=int)
+    days = days if days in analytics.PERIODS else 30
+    audience = request.args.get("audience", "")
+    audience = audience if audience in analytics.AUDIENCES else None
+    db = get_db()
+    args = {"days": days, "audience": audience}
+    return render_template("search_analytics.html", days=days, audience=audience,
+                           totals=analytics.totals(db, days=days),
+                           top=analytics.top_queries(db, **args),
+                           zero=analytics.zero_result_queries(db, **args),
+                           no_click=analytics.no_click_queries(db, **args))
 
 
 def init_app(app) -> None:
