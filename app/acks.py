@@ -19,7 +19,7 @@ from .content import Document, store
 from .db import register_migration
 from .gitrepo import Change
 
-register_migration("""
+register_migration("acknowledgements", """
     CREATE TABLE acknowledgements (
         user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
         kind TEXT NOT NULL,

@@ -17,7 +17,7 @@ AUDIENCES = ("public", "staff")
 PERIODS = (7, 30, 90)
 MAX_QUERY = 200
 
-register_migration("""
+register_migration("search_queries", """
     CREATE TABLE search_queries (
         id INTEGER PRIMARY KEY,
         created_at TEXT NOT NULL,

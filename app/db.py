@@ -1,8 +1,9 @@
 """SQLite for users, acknowledgements, feedback and analytics: one connection per request.
 
-The schema is a list of migrations applied in order; ``PRAGMA user_version`` records how
-far a database has come, so upgrading an old data directory is automatic.  Other modules
-append their own tables through ``register_migration`` at import time.
+The schema is a set of named migrations; the ``schema_migrations`` table records which ones
+a database has, so upgrading an old data directory is automatic and the order in which
+modules happen to be imported never matters.  Each module registers its own tables with
+``register_migration(name, sql)`` at import time.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from pathlib import Path
 
 from flask import Flask, current_app, g
 
-MIGRATIONS: list[str] = [
-    """
+MIGRATIONS: dict[str, str] = {
+    "users": """
     CREATE TABLE users (
         id INTEGER PRIMARY KEY,
         username TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -24,13 +25,15 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL DEFAULT (datetime('now'))
     );
     """,
-]
+}
 
 
-def register_migration(sql: str) -> None:
-    """Append a schema step; call at import time, never reorder existing steps."""
-    if sql not in MIGRATIONS:
-        MIGRATIONS.append(sql)
+def register_migration(name: str, sql: str) -> None:
+    """Add a named schema step (call at import time).  Never change a released step:
+    register a new name for every later change."""
+    if MIGRATIONS.get(name, sql) != sql:
+        raise ValueError(f"migration {name!r} registered twice with different SQL")
+    MIGRATIONS[name] = sql
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -42,7 +45,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
 
 
 def migrate(conn: sqlite3.Connection, lock_path: str | Path) -> int:
-    """Apply pending migrations; returns the schema version reached.
+    """Apply the migrations this database does not have yet; returns how many exist.
 
     Several gunicorn workers start at once: a file lock makes one of them migrate while the
     others wait and then find nothing left to do.
@@ -50,9 +53,15 @@ def migrate(conn: sqlite3.Connection, lock_path: str | Path) -> int:
     with open(lock_path, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         conn.execute("PRAGMA journal_mode = WAL")  # readers never wait for the writer
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-            conn.executescript(f"BEGIN; {sql}; PRAGMA user_version = {number}; COMMIT;")
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, "
+                     "applied_at TEXT NOT NULL DEFAULT (datetime('now')))")
+        conn.commit()
+        applied = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+        for name, sql in MIGRATIONS.items():
+            if name not in applied:
+                quoted = name.replace("'", "''")
+                conn.executescript(f"BEGIN; {sql}; INSERT INTO schema_migrations (name) "  # noqa: S608 - names are code constants
+                                   f"VALUES ('{quoted}'); COMMIT;")
     return len(MIGRATIONS)
 
 

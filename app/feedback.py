@@ -10,7 +10,7 @@ from .db import register_migration
 
 MAX_COMMENT = 500
 
-register_migration("""
+register_migration("feedback", """
     CREATE TABLE feedback (
         id INTEGER PRIMARY KEY,
         created_at TEXT NOT NULL,
