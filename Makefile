@@ -34,6 +34,9 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
+bench: $(STAMP)
+	$(BIN)/python bench/load.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 

@@ -1,4 +1,10 @@
-"""gunicorn settings for `make serve`; each can be overridden with GUNICORN_* style env vars."""
+"""gunicorn settings for `make serve`.
+
+Overrides: KB_BIND (default 127.0.0.1:8000, loopback only: put nginx in front),
+KB_WORKERS (default 2 x CPUs + 1), KB_THREADS (default 2).
+Graceful reload (new code or settings, no dropped requests): `kill -HUP <master pid>`;
+the master pid is in KB_DATA_DIR/gunicorn.pid when KB_DATA_DIR is set, else instance/.
+"""
 
 import multiprocessing
 import os
@@ -12,5 +18,9 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
 errorlog = "-"
+# Client address first: behind a proxy gunicorn logs X-Forwarded-For from trusted hops.
+access_log_format = '%({x-forwarded-for}i)s %(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+pidfile = os.path.join(os.environ.get("KB_DATA_DIR", "instance"), "gunicorn.pid")
+# Recycle workers now and then so a slow leak can never take the site down.
 max_requests = 5000
 max_requests_jitter = 500
