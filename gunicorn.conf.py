@@ -19,7 +19,7 @@ keepalive = 5
 accesslog = "-"
 errorlog = "-"
 # Client address first: behind a proxy gunicorn logs X-Forwarded-For from trusted hops.
-access_log_format = '%({x-forwarded-for}i)s %(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+access_log_format = '%({x-forwarded-for}i)s %(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s" pid=%(p)s'
 pidfile = os.path.join(os.environ.get("KB_DATA_DIR", "instance"), "gunicorn.pid")
 # Recycle workers now and then so a slow leak can never take the site down.
 max_requests = 5000

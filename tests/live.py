@@ -80,3 +80,22 @@ class LiveServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def prepare_dirs(base: Path, files: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """A content repository of ``files`` (default: the fixture documents) and a data dir
+    holding the three fixture accounts; returns (data_dir, content_dir)."""
+    from app.auth import add_user
+    from app.db import connect, migrate
+    from tests.conftest import FIXTURE_DOCS, PASSWORD, make_repo
+
+    content = make_repo(base / "content", files if files is not None else FIXTURE_DOCS)
+    data = base / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    db_path = data / "portal.sqlite3"
+    conn = connect(db_path)
+    migrate(conn, str(db_path) + ".lock")
+    for name, role in (("agent", "agent"), ("editor", "editor"), ("admin", "admin")):
+        add_user(conn, name, PASSWORD, role)
+    conn.close()
+    return data, content

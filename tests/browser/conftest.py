@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.auth import add_user
-from app.db import connect, migrate
-from tests.conftest import FIXTURE_DOCS, PASSWORD, make_repo
-from tests.live import LiveServer
+from tests.conftest import PASSWORD
+from tests.live import LiveServer, prepare_dirs
 
 CHROMIUM = os.environ.get("KB_CHROMIUM", "/usr/bin/chromium")
 
@@ -24,16 +22,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     """One multi-worker server for the browser tests, with the fixture content and users."""
-    base = tmp_path_factory.mktemp("live")
-    content = make_repo(base / "content", FIXTURE_DOCS)
-    data = base / "data"
-    data.mkdir()
-    db_path = data / "portal.sqlite3"
-    conn = connect(db_path)
-    migrate(conn, str(db_path) + ".lock")
-    for name, role in (("agent", "agent"), ("editor", "editor"), ("admin", "admin")):
-        add_user(conn, name, PASSWORD, role)
-    conn.close()
+    data, content = prepare_dirs(tmp_path_factory.mktemp("live"))
     with LiveServer(data, content, workers=2) as server:
         yield server
 
