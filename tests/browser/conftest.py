@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.conftest import FIXTURE_DOCS, PASSWORD
 from tests.live import LiveServer, prepare_dirs
+from tests.xss_vectors import browser_documents
 
 CHROMIUM = os.environ.get("KB_CHROMIUM", "/usr/bin/chromium")
 
@@ -22,7 +23,8 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     """One multi-worker server for the browser tests, with the fixture content and users."""
-    data, content = prepare_dirs(tmp_path_factory.mktemp("live"))
+    xss = {path: text for path, (text, _) in browser_documents().items()}
+    data, content = prepare_dirs(tmp_path_factory.mktemp("live"), {**FIXTURE_DOCS, **xss})
     with LiveServer(data, content, workers=2) as server:
         yield server
 
@@ -45,6 +47,9 @@ def browser():
 @pytest.fixture
 def page(browser):
     context = browser.new_context()
+    # Fail in seconds, not after Playwright's 30 s default: a stuck page is a failure.
+    context.set_default_timeout(10_000)
+    context.set_default_navigation_timeout(15_000)
     page = context.new_page()
     yield page
     context.close()
