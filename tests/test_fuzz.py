@@ -13,9 +13,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import create_app
+from app.auth import add_user
 from app.content import is_safe_slug
+from app.db import connect
 from app.gitrepo import is_valid_rev
-from tests.conftest import CANARY_BLOCK, CANARY_DOC, CANARY_TITLE, FIXTURE_DOCS, make_repo
+from tests.conftest import (
+    CANARY_BLOCK,
+    CANARY_DOC,
+    CANARY_TITLE,
+    FIXTURE_DOCS,
+    PASSWORD,
+    make_repo,
+)
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -39,6 +48,7 @@ def fuzz_client(tmp_path_factory):
         "KB_CONTENT_DIR": str(make_repo(base / "content", FIXTURE_DOCS)),
         "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False,
     })
+    add_user(connect(app.config["DATABASE"]), "agent", PASSWORD, "agent")
     return app.test_client()
 
 
@@ -91,24 +101,46 @@ def test_safe_slugs_cannot_escape(slug):
         assert re.fullmatch(r"[A-Za-z0-9._/-]+", slug)
 
 
-@FUZZ
-@given(target=st.one_of(st.text(max_size=60), st.sampled_from([
+NEXT_TARGETS = st.one_of(st.text(max_size=60), st.sampled_from([
     "//evil.example", "https://evil.example", "/\\evil.example", "\\\\evil.example",
     "javascript:alert(1)", "/%2f%2fevil.example", "/\t/evil.example", "http:/evil.example",
-    " //evil.example", "/policies/refunds", "%2F%2Fevil.example"])),
-       method=st.sampled_from(["GET", "POST"]))
-def test_login_next_is_always_same_site(fuzz_client, target, method):
+    " //evil.example", "/policies/refunds", "%2F%2Fevil.example"]))
+
+
+def assert_same_site(location: str | None) -> None:
+    assert location, "expected a redirect"
+    parts = urlsplit(location)
+    assert not parts.scheme and not parts.netloc and location.startswith("/")
+    assert not location.startswith("//") and "\\" not in location
+
+
+@pytest.fixture(scope="module")
+def signed_in_client(fuzz_client):
+    client = fuzz_client.application.test_client()
+    assert client.post("/login", data={"username": "agent", "password": PASSWORD}
+                       ).status_code == 302
+    return client
+
+
+@FUZZ
+@given(target=NEXT_TARGETS, method=st.sampled_from(["GET", "POST"]))
+def test_next_redirect_is_always_same_site(signed_in_client, target, method):
+    """A signed-in user visiting /login is sent to ``next``: only ever a local path."""
     url = "/login?next=" + quote(target, safe="")
-    if method == "GET":
-        res = fuzz_client.get(url)
-    else:
-        res = fuzz_client.post(url, data={"username": "agent", "password": "x" * 12})
+    res = signed_in_client.open(url, method=method, data={"username": "x", "password": "y"})
     assert_clean(res, url)
-    location = res.headers.get("Location")
-    if location:
-        parts = urlsplit(location)
-        assert not parts.scheme and not parts.netloc and location.startswith("/")
-        assert not location.startswith("//") and "\\" not in location
+    assert res.status_code == 302
+    assert_same_site(res.headers.get("Location"))
+
+
+@settings(FUZZ, max_examples=20)
+@given(target=NEXT_TARGETS)
+def test_next_redirect_after_sign_in(fuzz_client, target):
+    client = fuzz_client.application.test_client()  # anonymous: each example signs in
+    url = "/login?next=" + quote(target, safe="")
+    res = client.post(url, data={"username": "agent", "password": PASSWORD})
+    assert_clean(res, url)
+    assert_same_site(res.headers.get("Location"))
 
 
 @FUZZ

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import http.cookiejar
 import re
+import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -120,17 +122,30 @@ def test_deleted_caches_and_limiter_file(server):
 
 
 def test_held_locks_delay_but_do_not_break(server):
-    """A stuck process holding the migration lock or a database write lock: readers go on,
-    a new worker waits for the lock and then serves."""
-    with held_flock(server.data_dir / "portal.sqlite3.lock"), \
-            held_sqlite_write(server.data_dir / "portal.sqlite3"):
+    """A stuck process holding the migration lock or the database write lock: reading goes
+    on, sign-in waits for the write lock, a new worker waits for the migration lock; both
+    carry on once the lock is released."""
+    with held_flock(server.data_dir / "portal.sqlite3.lock"):
         victim = kill_worker(server)
         assert Browser(server.url).request("/")[0] == 200
-        assert Browser(server.url).login() == 302  # reads the users table: WAL, no wait
     wait_for_workers(server, gone=victim)
-    with held_sqlite_write(server.data_dir / "ratelimit.sqlite3"):
-        pass  # the limiter's file exists and is lockable; sign-in below waits for nobody
-    assert Browser(server.url).login() == 302
+    release = threading.Event()
+
+    def hold_write_lock():
+        with held_sqlite_write(server.data_dir / "portal.sqlite3"):
+            release.wait(1.5)
+
+    holder = threading.Thread(target=hold_write_lock)
+    holder.start()
+    try:
+        time.sleep(0.2)
+        assert Browser(server.url).request("/policies/refunds")[0] == 200  # WAL: no wait
+        started = time.monotonic()
+        assert Browser(server.url).login() == 302  # writes its session row after the lock
+        assert time.monotonic() - started > 0.5
+    finally:
+        release.set()
+        holder.join()
 
 
 def wait_for_traffic(traffic: Traffic, phase: str, at_least: int = 50) -> None:

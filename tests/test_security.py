@@ -148,3 +148,47 @@ def test_sqlite_storage_survives_file_deletion(tmp_path):
 def test_sqlite_storage_needs_a_path():
     with pytest.raises(ValueError, match="path"):
         SQLiteStorage("sqlite://")
+
+
+def test_session_copy_is_worthless_after_logout(app, client, auth):
+    auth.login()
+    stolen = _session_cookie(client)
+    assert auth.logout().status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("session", stolen)
+    assert "Staff sign in" in thief.get("/").get_data(as_text=True)
+    assert thief.get("/policies/escalation").status_code == 404
+
+
+def test_other_sessions_survive_one_logout(app, auth):
+    other = app.test_client()
+    other.post("/login", data={"username": "agent", "password": PASSWORD})
+    auth.login()
+    auth.logout()
+    assert other.get("/policies/escalation").status_code == 200
+
+
+def test_password_change_deletes_session_rows(app, auth):
+    from app.auth import set_password
+
+    auth.login()
+    db = connect(app.config["DATABASE"])
+    assert db.execute("SELECT COUNT(*) FROM login_sessions").fetchone()[0] == 1
+    set_password(db, "agent", "another long password")
+    assert db.execute("SELECT COUNT(*) FROM login_sessions").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("message, status", [("database is locked", 503),
+                                             ("no such table: x", 500)])
+def test_database_errors_are_clean(app, message, status):
+    import sqlite3
+
+    @app.get("/_db")
+    def broken():
+        raise sqlite3.OperationalError(message)
+
+    res = app.test_client().get("/_db")
+    assert res.status_code == status
+    assert "Traceback" not in res.get_data(as_text=True)
+    if status == 503:
+        assert res.headers["Retry-After"] == "5"
