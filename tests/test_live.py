@@ -22,6 +22,7 @@ from tests.faults import (
     held_flock,
     held_sqlite_write,
     kill_worker,
+    wait_for,
     wait_for_workers,
 )
 from tests.live import LiveServer, prepare_dirs
@@ -108,6 +109,25 @@ def test_kill_worker_during_traffic(server):
     # Only requests in flight on the killed worker may fail (at most one per client thread).
     assert traffic.failures["kill"] <= traffic.threads
     assert traffic.failures["after"] == 0 and traffic.failures["before"] == 0
+
+
+def test_graceful_reload_on_hup(server):
+    """`kill -HUP <master>` replaces every worker without failing a request."""
+    import os
+    import signal
+
+    before = set(server.worker_pids())
+    with Traffic(server, PAGES, threads=4) as traffic:
+        wait_for_traffic(traffic, "before")
+        traffic.mark("reload")
+        os.kill(server.proc.pid, signal.SIGHUP)
+        wait_for(lambda: len(server.worker_pids()) == server.workers
+                 and not before & set(server.worker_pids()), 30, "new workers")
+        traffic.mark("after")
+        wait_for_traffic(traffic, "after", 100)
+    assert sum(traffic.failures.values()) == 0, traffic.failures
+    for phase in ("before", "reload", "after"):
+        assert traffic.count(phase, lambda s: s != 200) == 0, traffic.statuses
 
 
 def test_deleted_caches_and_limiter_file(server):
