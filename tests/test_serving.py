@@ -24,6 +24,7 @@ def test_defaults(monkeypatch):
     assert conf["worker_class"] == "gthread" and conf["threads"] == 2
     assert conf["accesslog"] == "-" and "pid=" in conf["access_log_format"]
     assert conf["pidfile"] == "instance/gunicorn.pid"
+    assert conf["control_socket"] == "instance/gunicorn.ctl"
 
 
 def test_overrides(monkeypatch, tmp_path):
