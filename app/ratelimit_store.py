@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from contextlib import closing
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from limits.storage import Storage
@@ -54,16 +55,30 @@ class SQLiteStorage(Storage):
         return conn
 
     def _retry(self, fn):
-        """Run ``fn(conn)``; recreate the table once if the file was deleted under us."""
+        """Run ``fn(conn)``, repairing the file once if it was deleted or damaged under us.
+
+        The counters are a cache of recent attempts: losing them costs at most one window
+        of throttling, while a broken file would otherwise refuse every sign-in.
+        """
         try:
             with closing(self._connect()) as conn:
                 return fn(conn)
         except sqlite3.OperationalError as exc:
             if "no such table" not in str(exc):
                 raise
-            self._ready = False
-            with closing(self._connect()) as conn:
-                return fn(conn)
+        except sqlite3.DatabaseError as exc:
+            if "not a database" not in str(exc) and "malformed" not in str(exc):
+                raise
+            self._set_aside()
+        self._ready = False
+        with closing(self._connect()) as conn:
+            return fn(conn)
+
+    def _set_aside(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            path = Path(self.path + suffix)
+            if path.exists():
+                path.replace(path.with_name(path.name + ".damaged"))
 
     def incr(self, key: str, expiry: float, amount: int = 1) -> int:
         def run(conn: sqlite3.Connection) -> int:

@@ -139,6 +139,12 @@ def test_deleted_caches_and_limiter_file(server):
     assert status == 200 and CANARY_BLOCK not in html
     assert client.request("/policies/refunds")[1].count(CANARY_BLOCK) == 1  # still signed in
     assert Browser(server.url).login("editor") == 302  # the limiter file is recreated
+    # A damaged cache file (disk trouble, a bad restore) is set aside and rebuilt.
+    for name in ("ratelimit.sqlite3-wal", "ratelimit.sqlite3-shm"):
+        (server.data_dir / name).unlink(missing_ok=True)
+    (server.data_dir / "ratelimit.sqlite3").write_bytes(b"\0garbage" * 512)
+    assert Browser(server.url).login("admin") == 302
+    assert Browser(server.url).login("admin") == 302
 
 
 def test_held_locks_delay_but_do_not_break(server):

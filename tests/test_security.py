@@ -192,3 +192,16 @@ def test_database_errors_are_clean(app, message, status):
     assert "Traceback" not in res.get_data(as_text=True)
     if status == 503:
         assert res.headers["Retry-After"] == "5"
+
+
+def test_sqlite_storage_recovers_from_a_damaged_file(tmp_path):
+    path = tmp_path / "rl.db"
+    store = SQLiteStorage(f"sqlite:///{path}")
+    store.incr("k", 60)
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"rl.db{suffix}").unlink(missing_ok=True)
+    path.write_bytes(b"this is not a database" * 100)
+    fresh = SQLiteStorage(f"sqlite:///{path}")  # a worker started after the damage
+    assert fresh.incr("k", 60) == 1
+    assert store.incr("k", 60) == 2
+    assert (tmp_path / "rl.db.damaged").exists()
