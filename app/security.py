@@ -53,7 +53,7 @@ def limiter_storage_uri(app: Flask) -> str:
     """``KB_RATELIMIT_STORAGE``; the bare ``sqlite://`` means a file in the data dir."""
     uri = str(app.config["KB_RATELIMIT_STORAGE"]).strip()
     if uri in ("sqlite://", "sqlite:///"):
-        uri = "sqlite:///" + str(Path(app.config["KB_DATA_DIR"]) / "ratelimit.sqlite3")
+        uri = "sqlite://" + str(Path(app.config["KB_DATA_DIR"]) / "ratelimit.sqlite3")
     return uri
 
 

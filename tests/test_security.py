@@ -110,6 +110,7 @@ def test_login_limit_uses_sqlite_in_data_dir_by_default(app):
     from app.security import limiter
 
     assert app.config["RATELIMIT_STORAGE_URI"].startswith("sqlite:///")
+    assert not app.config["RATELIMIT_STORAGE_URI"].startswith("sqlite:////")
     assert app.config["RATELIMIT_STORAGE_URI"].endswith("/data/ratelimit.sqlite3")
     assert isinstance(limiter.storage, SQLiteStorage)
 
