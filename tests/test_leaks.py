@@ -326,3 +326,21 @@ def test_no_canary_reachable_anonymously(leak_app):
                      "/policies/deleted", "/faq/agents/log-credit"):
         assert seen[internal] == 404
     assert len(seen) > 500
+
+
+def test_staff_view_as_customer_shows_only_the_public_projection(leak_app):
+    """"View as customer" must show exactly what the public sees: crawl it signed in."""
+    staff = leak_app.test_client()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                      staff.get("/login").get_data(as_text=True)).group(1)
+    staff.post("/login", data={"username": "agent", "password": PASSWORD, "csrf_token": token})
+    anonymous = leak_app.test_client()
+    for url in ("/policies/refunds", "/policies/returns", "/policies/warranty",
+                "/faq/track-order"):
+        preview = staff.get(url + "?as=customer").get_data(as_text=True)
+        public = anonymous.get(url).get_data(as_text=True)
+        assert canaries_in(preview, request_echoes(url + "?as=customer")) == [], url
+        article = re.compile(r'<div class="content">(.*?)</div>\s*</article>', re.S)
+        assert article.search(preview).group(1) == article.search(public).group(1), url
+    for url in ("/policies/escalation", "/policies/loyalty", f"/policies/{CANARY_SLUG}"):
+        assert staff.get(url + "?as=customer").status_code == 404
