@@ -36,6 +36,21 @@ def get(path: str) -> Request:
     return run
 
 
+def post(path: str, form: dict | Callable[[], dict], cookie: str = "") -> Request:
+    """A request function: POST a form (``form`` may be a callable making a fresh one, e.g.
+    with a new CSRF token or text), sending ``cookie`` (``LiveClient.cookie_header()``)."""
+    from urllib.parse import urlencode
+
+    def run(conn: http.client.HTTPConnection) -> int:
+        body = urlencode(form() if callable(form) else form)
+        conn.request("POST", path, body=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+        res = conn.getresponse()
+        res.read()
+        return res.status
+    return run
+
+
 class Traffic:
     """``threads`` clients repeating ``requests`` in a loop until ``stop()``.
 
