@@ -59,10 +59,16 @@ def limiter_storage_uri(app: Flask) -> str:
 
 def proxy_count(app: Flask) -> int:
     """How many reverse proxies to trust for X-Forwarded-* (0: none, the default)."""
+    from .config import ConfigError
+
     raw = str(app.config.get("KB_PROXY_FIX") or "0").strip().lower()
     if raw in ("true", "yes", "on"):
         return 1
-    return int(raw) if raw.isdigit() else 0
+    if raw in ("false", "no", "off"):
+        return 0
+    if not raw.isdigit() or int(raw) > 5:
+        raise ConfigError(f"KB_PROXY_FIX must be the number of proxies (0-5), not {raw!r}")
+    return int(raw)
 
 
 def init_app(app: Flask) -> None:

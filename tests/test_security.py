@@ -206,3 +206,28 @@ def test_sqlite_storage_recovers_from_a_damaged_file(tmp_path):
     assert fresh.incr("k", 60) == 1
     assert store.incr("k", 60) == 2
     assert (tmp_path / "rl.db.damaged").exists()
+
+
+@pytest.mark.parametrize("value, expected", [("0", 0), ("1", 1), ("2", 2), (True, 1),
+                                             ("off", 0), (None, 0)])
+def test_proxy_count(value, expected):
+    from flask import Flask
+
+    from app.security import proxy_count
+
+    app = Flask(__name__)
+    app.config["KB_PROXY_FIX"] = value
+    assert proxy_count(app) == expected
+
+
+@pytest.mark.parametrize("value", ["nginx", "-1", "99"])
+def test_proxy_setting_refuses_nonsense(value):
+    from flask import Flask
+
+    from app.config import ConfigError
+    from app.security import proxy_count
+
+    app = Flask(__name__)
+    app.config["KB_PROXY_FIX"] = value
+    with pytest.raises(ConfigError, match="KB_PROXY_FIX"):
+        proxy_count(app)
