@@ -1,4 +1,11 @@
-"""gunicorn settings for `make serve`; each can be overridden with GUNICORN_* style env vars."""
+"""gunicorn settings for `make serve`.
+
+Overrides: KB_BIND (default 127.0.0.1:8000, loopback only: put nginx in front),
+KB_WORKERS (default 2 x CPUs + 1), KB_THREADS (default 2).
+Graceful reload (new code or settings, no dropped requests): `kill -HUP <master pid>`;
+the master pid is in KB_DATA_DIR/gunicorn.pid when KB_DATA_DIR is set, else instance/;
+the control socket (`gunicornc -s`) is gunicorn.ctl next to it.
+"""
 
 import multiprocessing
 import os
@@ -12,5 +19,13 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
 errorlog = "-"
+# Client address first: behind a proxy gunicorn logs X-Forwarded-For from trusted hops.
+access_log_format = '%({x-forwarded-for}i)s %(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s" pid=%(p)s'
+_data_dir = os.environ.get("KB_DATA_DIR", "instance")
+pidfile = os.path.join(_data_dir, "gunicorn.pid")
+# gunicorn's control socket (for `gunicornc`) defaults to one path per user: several servers
+# on one machine would fight over it, so each data dir gets its own.
+control_socket = os.path.join(_data_dir, "gunicorn.ctl")
+# Recycle workers now and then so a slow leak can never take the site down.
 max_requests = 5000
 max_requests_jitter = 500

@@ -6,10 +6,11 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 
-from flask import Flask, request
+from flask import Flask, request, session
 from flask_login import AnonymousUserMixin, LoginManager, current_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import sessions
 from .audience import Viewer
 from .db import get_db
 
@@ -90,6 +91,8 @@ def load_user(user_id: str) -> User | None:
     user = _row_to_user(row)
     if user is None or not secrets.compare_digest(user.session_token, token):
         return None
+    if not sessions.is_live(get_db(), session.get(sessions.SESSION_KEY), user.id):
+        return None  # signed out (or the cookie predates sign-in): the copy is worthless
     return user
 
 
@@ -133,6 +136,8 @@ def set_password(db: sqlite3.Connection, username: str, password: str) -> bool:
             "UPDATE users SET password_hash = ?, session_token = ? WHERE username = ?",
             (generate_password_hash(password), secrets.token_hex(16), username),
         )
+        db.execute("DELETE FROM login_sessions WHERE user_id IN "
+                   "(SELECT id FROM users WHERE username = ?)", (username,))
     return cur.rowcount == 1
 
 

@@ -103,6 +103,25 @@ def due_command(within: int) -> None:
         click.echo("Nothing is overdue." if not within else f"Nothing due within {within} days.")
 
 
+@kb.command("backup")
+@click.option("--dest", type=click.Path(file_okay=False),
+              help="Directory for the files (default: KB_BACKUP_DIR, else KB_DATA_DIR/backups).")
+def backup_command(dest: str | None) -> None:
+    """Write a consistent copy of the database and a git bundle of the content."""
+    from pathlib import Path
+
+    from .backup import run_backup
+
+    app = current_app
+    target = Path(dest or app.config.get("KB_BACKUP_DIR")
+                  or Path(app.config["KB_DATA_DIR"]) / "backups")
+    repo = app.extensions["kb_repo"]
+    if not repo.is_repo():
+        raise click.ClickException(f"{repo.root} is not a git repository; run 'kb init' first")
+    for path in run_backup(app.config["DATABASE"], repo, target):
+        click.echo(f"Wrote {path}")
+
+
 @users.command("add")
 @click.argument("username")
 @click.option("--role", type=click.Choice(auth.ROLES), default="agent", show_default=True)

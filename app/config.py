@@ -25,7 +25,10 @@ SETTINGS: dict[str, tuple[object, str]] = {
     "SECRET_KEY": (None, "signs sessions and CSRF tokens; read from KB_DATA_DIR/secret_key "
                          "when unset"),
     "KB_SECURE_COOKIES": (False, "mark cookies Secure and send HSTS (set behind HTTPS)"),
-    "KB_RATELIMIT_STORAGE": ("memory://", "Flask-Limiter storage URI"),
+    "KB_RATELIMIT_STORAGE": ("sqlite://", "Flask-Limiter storage URI; sqlite:// is a file in "
+                                          "KB_DATA_DIR shared by all workers"),
+    "KB_PROXY_FIX": ("0", "number of reverse proxies whose X-Forwarded-* headers to trust"),
+    "KB_BACKUP_DIR": (None, "where `kb backup` writes (default: KB_DATA_DIR/backups)"),
     "KB_LOGIN_LIMIT": ("5 per minute;30 per hour", "login attempts per username + IP"),
     "KB_FEEDBACK_LIMIT": ("10 per hour", "feedback submissions per address"),
     "KB_REVIEW_INTERVAL_MONTHS": (12, "months after a material change when a review falls due"),

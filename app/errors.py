@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -19,6 +20,7 @@ MESSAGES = {
     413: ("Too large", "That upload is larger than the portal accepts."),
     429: ("Too many attempts", "Too many attempts. Wait a minute and try again."),
     500: ("Something went wrong", "The error has been logged. Please try again."),
+    503: ("Busy", "The portal is busy. Please try again in a moment."),
 }
 
 
@@ -46,6 +48,16 @@ def init_app(app: Flask) -> None:
             return render_error(429, "Too many attempts. Wait a minute and try again.")
         # The exception's own description may echo user input; show our fixed text instead.
         return render_error(exc.code or 500)
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def database_busy(exc: sqlite3.OperationalError):
+        # A lock held longer than the busy timeout (a stuck backup, a long migration):
+        # a retryable answer, not an error page that suggests something is broken.
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            return unexpected(exc)
+        log.warning("database busy on %s: %s", request.path, exc)
+        body, status = render_error(503)
+        return body, status, {"Retry-After": "5"}
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

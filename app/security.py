@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import ratelimit_store  # noqa: F401  (registers the sqlite:// limiter storage)
 
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
@@ -44,9 +49,38 @@ def _secure() -> bool:
     return bool(current_app.config.get("KB_SECURE_COOKIES"))
 
 
+def limiter_storage_uri(app: Flask) -> str:
+    """``KB_RATELIMIT_STORAGE``; the bare ``sqlite://`` means a file in the data dir."""
+    uri = str(app.config["KB_RATELIMIT_STORAGE"]).strip()
+    if uri in ("sqlite://", "sqlite:///"):
+        uri = "sqlite://" + str(Path(app.config["KB_DATA_DIR"]) / "ratelimit.sqlite3")
+    return uri
+
+
+def proxy_count(app: Flask) -> int:
+    """How many reverse proxies to trust for X-Forwarded-* (0: none, the default)."""
+    from .config import ConfigError
+
+    raw = str(app.config.get("KB_PROXY_FIX") or "0").strip().lower()
+    if raw in ("true", "yes", "on"):
+        return 1
+    if raw in ("false", "no", "off"):
+        return 0
+    if not raw.isdigit() or int(raw) > 5:
+        raise ConfigError(f"KB_PROXY_FIX must be the number of proxies (0-5), not {raw!r}")
+    return int(raw)
+
+
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["KB_RATELIMIT_STORAGE"])
+    proxies = proxy_count(app)
+    if proxies:
+        # Behind nginx the client address, scheme and host arrive in X-Forwarded-* headers;
+        # trusting exactly ``proxies`` hops keeps a client from forging its own address
+        # (which would otherwise let it dodge the per-address login limit).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,
+                                x_host=proxies, x_prefix=proxies)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(app))
     app.config.setdefault("RATELIMIT_ENABLED", app.config.get("RATELIMIT_ENABLED", True))
     limiter.init_app(app)
     app.after_request(_headers)

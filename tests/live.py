@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -80,3 +84,60 @@ class LiveServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def prepare_dirs(base: Path, files: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """A content repository of ``files`` (default: the fixture documents) and a data dir
+    holding the three fixture accounts; returns (data_dir, content_dir)."""
+    from app.auth import add_user
+    from app.db import connect, migrate
+    from tests.conftest import FIXTURE_DOCS, PASSWORD, make_repo
+
+    content = make_repo(base / "content", files if files is not None else FIXTURE_DOCS)
+    data = base / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    db_path = data / "portal.sqlite3"
+    conn = connect(db_path)
+    migrate(conn, str(db_path) + ".lock")
+    for name, role in (("agent", "agent"), ("editor", "editor"), ("admin", "admin")):
+        add_user(conn, name, PASSWORD, role)
+    conn.close()
+    return data, content
+
+
+class LiveClient:
+    """A cookie-keeping client that opens a new connection per request (any worker answers)."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar),
+                                                  _NoRedirect())
+
+    def request(self, path: str, data: dict | None = None) -> tuple[int, str]:
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        try:
+            with self.opener.open(self.base + path, data=body, timeout=20) as res:
+                return res.status, res.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def token(self) -> str:
+        _, html = self.request("/login")
+        return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+    def cookie_header(self) -> str:
+        """The session cookie as a ``Cookie`` header, for ``tests.faults`` request functions."""
+        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
+
+    def login(self, username: str = "agent", password: str | None = None) -> int:
+        from tests.conftest import PASSWORD
+
+        password = PASSWORD if password is None else password
+        return self.request("/login", {"username": username, "password": password,
+                                       "csrf_token": self.token()})[0]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None

@@ -19,7 +19,9 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from .. import sessions
 from ..auth import verify_password
+from ..db import get_db
 from ..security import limiter, login_key
 
 bp = Blueprint("account", __name__)
@@ -55,6 +57,7 @@ def login():
         user = verify_password(form.username.data.strip(), form.password.data)
         if user is not None:
             session.clear()  # a fresh session at sign-in: no fixation
+            session[sessions.SESSION_KEY] = sessions.start(get_db(), user.id)
             login_user(user)
             return redirect(safe_next(request.args.get("next")))
         error = "Wrong username or password."
@@ -63,6 +66,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    sessions.end(get_db(), session.get(sessions.SESSION_KEY))
     logout_user()
     session.clear()
     flash("You are signed out.")

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.auth import add_user
-from app.db import connect, migrate
-from tests.conftest import FIXTURE_DOCS, PASSWORD, make_repo
-from tests.live import LiveServer
+from tests.conftest import FIXTURE_DOCS, PASSWORD
+from tests.live import LiveServer, prepare_dirs
+from tests.xss_vectors import browser_documents
 
 CHROMIUM = os.environ.get("KB_CHROMIUM", "/usr/bin/chromium")
 
@@ -24,16 +23,8 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     """One multi-worker server for the browser tests, with the fixture content and users."""
-    base = tmp_path_factory.mktemp("live")
-    content = make_repo(base / "content", FIXTURE_DOCS)
-    data = base / "data"
-    data.mkdir()
-    db_path = data / "portal.sqlite3"
-    conn = connect(db_path)
-    migrate(conn, str(db_path) + ".lock")
-    for name, role in (("agent", "agent"), ("editor", "editor"), ("admin", "admin")):
-        add_user(conn, name, PASSWORD, role)
-    conn.close()
+    xss = {path: text for path, (text, _) in browser_documents().items()}
+    data, content = prepare_dirs(tmp_path_factory.mktemp("live"), {**FIXTURE_DOCS, **xss})
     with LiveServer(data, content, workers=2) as server:
         yield server
 
@@ -56,6 +47,9 @@ def browser():
 @pytest.fixture
 def page(browser):
     context = browser.new_context()
+    # Fail in seconds, not after Playwright's 30 s default: a stuck page is a failure.
+    context.set_default_timeout(10_000)
+    context.set_default_navigation_timeout(15_000)
     page = context.new_page()
     yield page
     context.close()
