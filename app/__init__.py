@@ -6,7 +6,15 @@ import logging
 
 from flask import Flask
 
-from . import auth, config, content, db, errors, security
+from . import (
+    auth,
+    config,
+    content,
+    db,
+    errors,
+    search_log,  # noqa: F401  (registers its table before db.init_app migrates)
+    security,
+)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -22,11 +30,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
 
     from .views import account, public
+    from .views import search as search_views
 
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(search_views.bp)
 
     from . import cli
 
     cli.init_app(app)
+
+    from . import search
+
+    search.init_app(app)
     return app

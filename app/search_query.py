@@ -1,0 +1,274 @@
+"""From what an agent types to grouped, highlighted results.
+
+Query syntax: words (all must match; when none match together, any may), ``"quoted
+phrases"``, ``tag:x`` and ``kind:policy|faq`` filters.  Words are stemmed; synonym groups
+from ``synonyms.yml`` widen a word (or a run of words) to its whole group; an unknown word
+is widened to index words one or two typos away (ranked below exact hits) and offered as
+"Did you mean".  Everything here reads one index, the viewer's: suggestions, counts and
+snippets can only ever come from text that viewer may read.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from markupsafe import Markup, escape
+from whoosh import query as Q
+from whoosh.searching import Searcher
+
+from .search_index import ANALYZER, SPELL_ANALYZER
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY = 200
+FIELDS = ("title", "heading", "body")
+KIND_ALIASES = {"policy": "policy", "policies": "policy", "faq": "faq", "faqs": "faq",
+                "question": "faq", "questions": "faq"}
+FUZZY_BOOST = 0.3
+_TOKEN_RE = re.compile(r'(?P<field>tag|kind):(?P<value>"[^"]*"|\S+)|"(?P<phrase>[^"]*)"?'
+                       r'|(?P<word>[^\s"]+)', re.I)
+
+
+def stem(word: str) -> str:
+    tokens = [t.text for t in ANALYZER(word)]
+    return tokens[0] if tokens else ""
+
+
+def words(text: str) -> list[str]:
+    return [t.text for t in SPELL_ANALYZER(text)]
+
+
+@dataclass
+class Parsed:
+    words: list[str] = field(default_factory=list)
+    phrases: list[list[str]] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.words or self.phrases or self.tags or self.kinds)
+
+
+def parse(text: str) -> Parsed:
+    parsed = Parsed()
+    for match in _TOKEN_RE.finditer(text[:MAX_QUERY]):
+        if match.group("field"):
+            name, value = match.group("field").lower(), match.group("value").strip('"').lower()
+            if name == "tag" and value:
+                parsed.tags.append(value)
+            elif name == "kind" and value in KIND_ALIASES:
+                parsed.kinds.append(KIND_ALIASES[value])
+        elif match.group("phrase") is not None:
+            phrase = [w for w in words(match.group("phrase")) if stem(w)]
+            if len(phrase) > 1:
+                parsed.phrases.append(phrase)
+            else:
+                parsed.words.extend(phrase)
+        else:
+            parsed.words.extend(words(match.group("word")))
+    return parsed
+
+
+def normalise(text: str) -> str:
+    """The canonical form of a query, for analytics: lower case, single spaces."""
+    return " ".join(text[:MAX_QUERY].lower().split())
+
+
+# -- synonyms --------------------------------------------------------------------------------
+class Synonyms:
+    """Groups of interchangeable words from a YAML file, reloaded when the file changes.
+
+    A missing or broken file means no synonyms (and a warning in the log), never an error.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self.groups: list[list[tuple[str, ...]]] = []
+        self._lookup: dict[tuple[str, ...], int] = {}
+        self.longest = 1
+
+    def refresh(self) -> None:
+        try:
+            st = self.path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = None
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp
+        self.groups, self._lookup, self.longest = [], {}, 1
+        if stamp is None:
+            log.warning("no synonyms file at %s: searching without synonyms", self.path)
+            return
+        try:
+            data = yaml.safe_load(self.path.read_text(encoding="utf-8"))
+            if not isinstance(data, list):
+                raise ValueError("the file must be a list of [word, word, ...] groups")
+            for raw in data:
+                if not isinstance(raw, list):
+                    raise ValueError(f"not a list of words: {raw!r}")
+                entries = [tuple(stem(w) for w in words(str(e))) for e in raw]
+                entries = [e for e in entries if e and all(e)]
+                if len(entries) > 1:
+                    self._add(entries)
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            log.warning("synonyms file %s ignored: %s", self.path, exc)
+            self.groups, self._lookup, self.longest = [], {}, 1
+
+    def _add(self, entries: list[tuple[str, ...]]) -> None:
+        number = len(self.groups)
+        self.groups.append(entries)
+        for entry in entries:
+            self._lookup.setdefault(entry, number)
+            self.longest = max(self.longest, len(entry))
+
+    def match(self, stems: list[str], start: int) -> tuple[int, list[tuple[str, ...]]] | None:
+        """Longest synonym entry starting at ``stems[start]``: (length, its group)."""
+        for size in range(min(self.longest, len(stems) - start), 0, -1):
+            number = self._lookup.get(tuple(stems[start:start + size]))
+            if number is not None:
+                return size, self.groups[number]
+        return None
+
+
+# -- typos -----------------------------------------------------------------------------------
+def distance(a: str, b: str) -> int:
+    """Edit distance counting a swap of neighbours as one edit ("refnud" -> "refund")."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def max_typos(word: str) -> int:
+    return 0 if len(word) < 4 else 1 if len(word) <= 7 else 2
+
+
+def corrections(searcher: Searcher, word: str) -> list[str]:
+    """Index words within the allowed typos of ``word``, closest and commonest first."""
+    k = max_typos(word)
+    if not k:
+        return []
+    reader = searcher.reader()
+    found = set(reader.terms_within("spell", word, k, prefix=1))
+    for i in range(len(word) - 1):  # neighbour swaps: one typo for us, two for Levenshtein
+        swapped = word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        if ("spell", swapped) in reader:
+            found.add(swapped)
+    found.discard(word)
+    scored = [(distance(word, w), -reader.doc_frequency("spell", w), w) for w in found]
+    return [w for d, _f, w in sorted(scored) if d <= k][:8]
+
+
+# -- building the query ----------------------------------------------------------------------
+def _any_field(stem_text: str, boost: float = 1.0) -> Q.Query:
+    return Q.Or([Q.Term(f, stem_text) for f in FIELDS], boost=boost)
+
+
+def _phrase(stems: tuple[str, ...] | list[str]) -> Q.Query:
+    if len(stems) == 1:
+        return _any_field(stems[0])
+    return Q.Or([Q.Phrase(f, list(stems)) for f in FIELDS])
+
+
+def _known(searcher: Searcher, stem_text: str) -> bool:
+    return any(searcher.doc_frequency(f, stem_text) for f in FIELDS)
+
+
+@dataclass
+class Plan:
+    clauses: list[Q.Query]
+    filters: list[Q.Query]
+    stems: set[str]  # every index term a hit may contain, for snippets
+    suggestion: list[str] | None  # the query with typos corrected, when there were any
+
+
+def plan(searcher: Searcher, parsed: Parsed, synonyms: Synonyms) -> Plan:
+    pairs = [(w, stem(w)) for w in parsed.words]
+    pairs = [(w, s) for w, s in pairs if s]  # stop words drop out
+    stems = [s for _w, s in pairs]
+    clauses: list[Q.Query] = []
+    wanted: set[str] = set()
+    corrected = [w for w, _s in pairs]
+    typo = False
+    i = 0
+    while i < len(pairs):
+        hit = synonyms.match(stems, i)
+        if hit:
+            size, group = hit
+            clauses.append(Q.Or([_phrase(entry) for entry in group]))
+            wanted.update(s for entry in group for s in entry)
+            i += size
+            continue
+        word, stem_text = pairs[i]
+        options: list[Q.Query] = [_any_field(stem_text)]
+        wanted.add(stem_text)
+        if not _known(searcher, stem_text):
+            fixes = corrections(searcher, word)
+            for fix in fixes:
+                fixed = stem(fix)
+                if fixed:
+                    options.append(_any_field(fixed, boost=FUZZY_BOOST))
+                    wanted.add(fixed)
+            if fixes:
+                corrected[i], typo = fixes[0], True
+        clauses.append(Q.Or(options) if len(options) > 1 else options[0])
+        i += 1
+    for phrase in parsed.phrases:
+        phrase_stems = [s for s in (stem(w) for w in phrase) if s]
+        if phrase_stems:
+            clauses.append(_phrase(phrase_stems))
+            wanted.update(phrase_stems)
+    filters: list[Q.Query] = [Q.Term("tags", t) for t in parsed.tags]
+    filters += [Q.Term("kind", k) for k in sorted(set(parsed.kinds))]
+    suggestion = None
+    if typo:
+        suggestion = corrected + [f'"{" ".join(p)}"' for p in parsed.phrases]
+        suggestion += [f"tag:{t}" for t in parsed.tags] + [f"kind:{k}" for k in parsed.kinds]
+    return Plan(clauses, filters, wanted, suggestion)
+
+
+# -- snippets --------------------------------------------------------------------------------
+def snippet(text: str, stems: set[str], width: int = 220) -> tuple[Markup, set[str]]:
+    """An escaped extract of ``text`` around its densest run of matches, matches in <mark>.
+
+    Also returns the matched words as written (for highlighting on the target page).
+    """
+    text = text.strip()
+    spans = [(t.startchar, t.endchar) for t in ANALYZER(text, chars=True) if t.text in stems]
+    if not spans:
+        cut = text[:width]
+        return escape(re.sub(r"\s+", " ", cut) + ("…" if len(text) > width else "")), set()
+    best = max(range(len(spans)),
+               key=lambda i: sum(1 for s, _e in spans[i:] if s - spans[i][0] < width))
+    start = max(0, spans[best][0] - 40)
+    if start:
+        space = text.find(" ", start)
+        start = space + 1 if 0 <= space < spans[best][0] else start
+    end = min(len(text), start + width)
+    parts: list[str] = ["…" if start else ""]
+    pos = start
+    seen: set[str] = set()
+    for s, e in spans:
+        if s < start or e > end:
+            continue
+        parts.append(str(escape(text[pos:s])))
+        parts.append(f"<mark>{escape(text[s:e])}</mark>")
+        seen.add(text[s:e].lower())
+        pos = e
+    parts.append(str(escape(text[pos:end])))
+    parts.append("…" if end < len(text) else "")
+    # Every piece of text was escaped above; only our own <mark> tags are markup.
+    return Markup(re.sub(r"\s+", " ", "".join(parts))), seen  # noqa: S704
