@@ -78,6 +78,7 @@ class Answer:
     results: list[Result] = field(default_factory=list)
     suggestion: str | None = None
     fallback: bool = False  # True when no document had every word (any-word results)
+    more: bool = False  # True when there may be more matching documents than ``count``
 
 
 class SearchService:
@@ -179,51 +180,50 @@ class SearchService:
         limit = max(1, min(limit, MAX_LIMIT))
         query = Q.And(steps.clauses + steps.filters) if steps.clauses else Q.And(
             [Q.Every(), *steps.filters])
-        count = _count(searcher, query)
-        if count == 0 and len(steps.clauses) > 1:
+        hits = _hits(searcher, query, limit)
+        if not hits and len(steps.clauses) > 1:
             query = Q.And([Q.Or(steps.clauses), *steps.filters])
-            count, answer.fallback = _count(searcher, query), True
-        answer.count = count
-        if count:
-            answer.results = _group(searcher, query, steps.stems, limit)
+            hits, answer.fallback = _hits(searcher, query, limit), True
+        groups: dict[str, list[dict]] = {}
+        for hit in hits:
+            groups.setdefault(hit["path"], []).append(hit)
+        # Counting every match would cost more than the search itself on a big catalogue:
+        # the count is exact up to what one page of hits holds, then "more".
+        answer.count, answer.more = len(groups), len(hits) >= _depth(limit)
+        answer.results = [_result(recs, steps.stems) for recs in list(groups.values())[:limit]]
         return answer
 
 
-def _count(searcher: Searcher, query: Q.Query) -> int:
-    """Matching documents (document records only: sections would count twice)."""
-    return len(searcher.search(Q.And([query, Q.Term("rec", "doc")]), limit=1))
+def _depth(limit: int) -> int:
+    return limit * 5 + 20
 
 
-def _group(searcher: Searcher, query: Q.Query, stems: set[str], limit: int) -> list[Result]:
-    """Best hits grouped by document, documents in order of their best hit."""
-    hits = searcher.search(query, limit=limit * 6 + 20)
-    groups: dict[str, list] = {}
-    for hit in hits:
-        groups.setdefault(hit["path"], []).append(hit.fields())
-        if len(groups) > limit:
+def _hits(searcher: Searcher, query: Q.Query, limit: int) -> list[dict]:
+    """Best records, best first (top-k with Whoosh's block-max skipping, no full count)."""
+    return [hit.fields() for hit in searcher.search(query, limit=_depth(limit))]
+
+
+def _result(recs: list[dict], stems: set[str]) -> Result:
+    """One document's hits as a result: best section first, then up to two more."""
+    best = recs[0]  # the best-scoring place: a section, or the top of the page
+    text, marked = snippet(best["text"], stems)
+    extra: list[Hit] = []
+    for rec in [r for r in recs if r is not best and r["section"]]:
+        if len(extra) >= SECTIONS_PER_DOC - 1:
             break
-    results: list[Result] = []
-    for recs in list(groups.values())[:limit]:
-        sections = [r for r in recs if r["section"]]
-        best = sections[0] if sections else recs[0]
-        text, marked = snippet(best["text"], stems)
-        extra = []
-        for rec in sections[1:SECTIONS_PER_DOC + 3]:
-            extra_snippet, words = snippet(rec["text"], stems)
-            if not words:  # matched through the document title only: not worth a line
-                continue
-            marked |= words
-            extra.append(Hit(rec["doc_title"], rec["url"], rec["section"], extra_snippet))
-        hl = " ".join(sorted(marked)[:12])
-        for hit in extra:
-            hit.link = with_highlight(hit.url, hl)
-        results.append(Result(
-            title=best["doc_title"], url=best["url"], kind=best["kind"],
-            audience=best["audience"], snippet=text, highlight=hl,
-            sections=[Hit(best["doc_title"], best["url"], best["section"], text,
-                          with_highlight(best["url"], hl)), *extra]
-            if sections else extra))
-    return results
+        extra_snippet, words = snippet(rec["text"], stems)
+        if not words:  # matched through the document title only: not worth a line
+            continue
+        marked |= words
+        extra.append(Hit(rec["doc_title"], rec["url"], rec["section"], extra_snippet))
+    hl = " ".join(sorted(marked)[:12])
+    for hit in extra:
+        hit.link = with_highlight(hit.url, hl)
+    first = [Hit(best["doc_title"], best["url"], best["section"], text,
+                 with_highlight(best["url"], hl))] if best["section"] else []
+    return Result(title=best["doc_title"], url=best["url"], kind=best["kind"],
+                  audience=best["audience"], snippet=text, highlight=hl,
+                  sections=first + extra)
 
 
 # -- wiring ----------------------------------------------------------------------------------

@@ -4,12 +4,14 @@ Two Whoosh indexes live under ``KB_DATA_DIR/index/``: ``public`` holds only the 
 projection of public documents, ``staff`` the staff projection of every document.  A public
 search can therefore never match, count, quote or suggest internal text: it is not there.
 
-Each document gives one document record (title, tags, summary, whole body: so every word of
-a multi-word query may sit in different sections) and one record per ``##`` section (so a
-hit can link to ``/policies/<slug>#sec-id``).  The index is a cache of the content work
-tree: ``STATE_FILE`` records the git HEAD it reflects; when HEAD moves, the changed files
-are re-indexed.  Every write goes through ``locked()`` (an fcntl lock), so gunicorn workers
-never collide and never lose an update.
+Each document gives one record for its top (title, tags, summary, text before the first
+``##``) and one record per ``##`` section (so a hit can link to ``/policies/<slug>#sec-id``).
+Text is indexed once, so "all words" means all words in one place: the title plus one
+section (the OR fallback covers words spread over several sections).
+
+The index is a cache of the content work tree: ``STATE_FILE`` records the git HEAD it
+reflects; when HEAD moves, the changed files are re-indexed.  Every write goes through
+``locked()`` (an fcntl lock), so gunicorn workers never collide and never lose an update.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ log = logging.getLogger(__name__)
 AUDIENCES = {"public": PUBLIC, "staff": STAFF}
 STATE_FILE = "STATE"  # "<git head> <build id>": readers reopen when it changes
 LOCK_FILE = "write.lock"
-LOCK_TIMEOUT = 120.0  # a full build of 10,000 documents takes well under this
+LOCK_TIMEOUT = 120.0
+TITLE_WEIGHT, HEADING_WEIGHT = 3, 2  # a full build of 10,000 documents takes well under this
 
 ANALYZER = StemmingAnalyzer()
 # Unstemmed words for typo correction and "Did you mean": suggestions must be real words.
@@ -56,7 +59,7 @@ def make_schema() -> Schema:
     return Schema(
         id=ID(unique=True, stored=True),       # path or path#section-id
         path=ID(stored=True),                  # every record of one file, for deletes
-        rec=ID,                                # "doc" or "sec": counts use doc records only
+        rec=ID,                                # "doc" (top of the page) or "sec"
         kind=ID(stored=True),
         audience=ID(stored=True),
         url=STORED,                            # /policies/slug[#sec-id]
@@ -64,9 +67,10 @@ def make_schema() -> Schema:
         section=STORED,                        # heading text ("" for the document record)
         text=STORED,                           # plain text of the section, for snippets
         updated=STORED,
-        title=TEXT(analyzer=ANALYZER, field_boost=3.0),
-        heading=TEXT(analyzer=ANALYZER, field_boost=2.0),
-        body=TEXT(analyzer=ANALYZER),
+        # One searchable text field keeps every query a single posting-list walk (Whoosh is
+        # pure Python: three fields per word tripled the cost).  Title and heading weigh
+        # more because they are repeated in it (see ``_content``).
+        content=TEXT(analyzer=ANALYZER),
         tags=KEYWORD(commas=True, lowercase=True, stored=True, scorable=True),
         spell=TEXT(analyzer=SPELL_ANALYZER, phrase=False),
     )
@@ -126,19 +130,28 @@ def records(doc: Document, viewer: Viewer) -> list[dict]:
     body = without_title(shown.body, shown.title)
     intro, sections = split_sections(body)
     common = {"path": doc.path, "kind": doc.kind, "audience": shown.audience,
-              "doc_title": shown.title, "title": shown.title,
+              "doc_title": shown.title,
               "tags": ",".join(shown.tags),
               "updated": shown.effective.isoformat() if shown.effective else ""}
-    whole = "\n".join([shown.summary, intro, *(f"{s.heading}\n{s.text}" for s in sections)])
+    # One record per place a reader can land: the top of the page (title, summary, intro)
+    # and each section.  Text is indexed once; a section record also carries the title so
+    # "refund window" finds the "Window" section of "Refunds".
     out = [{**common, "id": doc.path, "rec": "doc", "url": shown.url, "section": "",
-            "text": (shown.summary + "\n" + intro).strip()[:4000], "body": whole,
-            "spell": f"{shown.title}\n{whole}"}]
+            "text": (shown.summary + "\n" + intro).strip()[:4000],
+            "content": _content(shown.title, "", f"{shown.summary}\n{intro}"),
+            "spell": f"{shown.title}\n{shown.summary}\n{intro}"}]
     for sec in sections:
         out.append({**common, "id": f"{doc.path}#{sec.id}", "rec": "sec",
                     "url": f"{shown.url}#{sec.id}", "section": sec.heading,
-                    "heading": sec.heading, "text": sec.text[:8000],
-                    "body": sec.text})
+                    "text": sec.text[:8000],
+                    "content": _content(shown.title, sec.heading, sec.text),
+                    "spell": f"{sec.heading}\n{sec.text}"})
     return out
+
+
+def _content(title: str, heading: str, body: str) -> str:
+    """The searchable text: title x3 and heading x2 weigh more in BM25 than body words."""
+    return "\n".join([title] * TITLE_WEIGHT + [heading] * HEADING_WEIGHT + [body])
 
 
 # -- locking and state -----------------------------------------------------------------------

@@ -25,7 +25,7 @@ from .search_index import ANALYZER, SPELL_ANALYZER
 log = logging.getLogger(__name__)
 
 MAX_QUERY = 200
-FIELDS = ("title", "heading", "body")
+FIELD = "content"
 KIND_ALIASES = {"policy": "policy", "policies": "policy", "faq": "faq", "faqs": "faq",
                 "question": "faq", "questions": "faq"}
 FUZZY_BOOST = 0.3
@@ -174,17 +174,17 @@ def corrections(searcher: Searcher, word: str) -> list[str]:
 
 # -- building the query ----------------------------------------------------------------------
 def _any_field(stem_text: str, boost: float = 1.0) -> Q.Query:
-    return Q.Or([Q.Term(f, stem_text) for f in FIELDS], boost=boost)
+    return Q.Term(FIELD, stem_text, boost=boost)
 
 
 def _phrase(stems: tuple[str, ...] | list[str]) -> Q.Query:
     if len(stems) == 1:
         return _any_field(stems[0])
-    return Q.Or([Q.Phrase(f, list(stems)) for f in FIELDS])
+    return Q.Phrase(FIELD, list(stems))
 
 
 def _known(searcher: Searcher, stem_text: str) -> bool:
-    return any(searcher.doc_frequency(f, stem_text) for f in FIELDS)
+    return searcher.doc_frequency(FIELD, stem_text) > 0
 
 
 @dataclass

@@ -56,8 +56,8 @@ def click():
 
 def as_json(answer: Answer) -> dict:
     return {
-        "query": answer.query, "count": answer.count, "suggestion": answer.suggestion,
-        "fallback": answer.fallback,
+        "query": answer.query, "count": answer.count, "more": answer.more,
+        "suggestion": answer.suggestion, "fallback": answer.fallback,
         "results": [{
             "title": r.title, "url": r.url, "link": r.link, "kind": r.kind,
             "audience": r.audience, "snippet": str(r.snippet),
