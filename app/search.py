@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from markupsafe import Markup
 from whoosh import index as windex
 from whoosh import query as Q
@@ -252,6 +253,7 @@ def init_app(app: Flask) -> None:
 
 
 @click.command("reindex")
+@with_appcontext
 def reindex_command() -> None:
     """Rebuild the search index from the content repository."""
     svc = service()
