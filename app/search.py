@@ -208,6 +208,7 @@ def _result(recs: list[dict], stems: set[str]) -> Result:
     """One document's hits as a result: best section first, then up to two more."""
     best = recs[0]  # the best-scoring place: a section, or the top of the page
     text, marked = snippet(best["text"], stems)
+    marked |= snippet(best["section"], stems)[1]  # heading words are marked on the page too
     extra: list[Hit] = []
     for rec in [r for r in recs if r is not best and r["section"]]:
         if len(extra) >= SECTIONS_PER_DOC - 1:
