@@ -407,3 +407,12 @@ def test_click_needs_csrf_token(tmp_path, content_dir):
                       headers={"X-CSRFToken": token})
     assert res.status_code == 200
     assert os.path.exists(app.config["DATABASE"])
+
+
+def test_kb_init_builds_the_index(tmp_path, monkeypatch):
+    monkeypatch.delenv("KB_CONTENT_DIR", raising=False)
+    fresh = create_app({"TESTING": True, "KB_DATA_DIR": str(tmp_path / "data")})
+    result = fresh.test_cli_runner().invoke(args=["kb", "init", "--no-admin"])
+    assert result.exit_code == 0, result.output
+    assert "Built the search index" in result.output
+    assert find(fresh, "refund").count > 0
