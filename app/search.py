@@ -24,6 +24,7 @@ from flask.cli import with_appcontext
 from markupsafe import Markup
 from whoosh import index as windex
 from whoosh import query as Q
+from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh.searching import Searcher
 
 from . import search_index as si
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 CHECK_SECONDS = 0.3
 UPDATE_LOCK_TIMEOUT = 10.0
 MAX_LIMIT = 50
+TIME_BUDGET = 0.02  # seconds of scoring per search, see _hits
 SECTIONS_PER_DOC = 3
 
 
@@ -200,8 +202,19 @@ def _depth(limit: int) -> int:
 
 
 def _hits(searcher: Searcher, query: Q.Query, limit: int) -> list[dict]:
-    """Best records, best first (top-k with Whoosh's block-max skipping, no full count)."""
-    return [hit.fields() for hit in searcher.search(query, limit=_depth(limit))]
+    """Best records, best first (top-k with Whoosh's block-max skipping, no full count).
+
+    Scoring stops after ``TIME_BUDGET`` seconds: a query made only of words found on nearly
+    every page (which says little) then ranks the records scored so far, instead of
+    keeping an agent waiting.
+    """
+    collector = TimeLimitCollector(searcher.collector(limit=_depth(limit)),
+                                   timelimit=TIME_BUDGET, use_alarm=False)
+    try:
+        searcher.search_with_collector(query, collector)
+    except TimeLimit:
+        log.debug("search time budget reached for %s", query)
+    return [hit.fields() for hit in collector.results()]
 
 
 def _result(recs: list[dict], stems: set[str]) -> Result:

@@ -10,6 +10,7 @@ snippets can only ever come from text that viewer may read.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 import yaml
 from markupsafe import Markup, escape
 from whoosh import query as Q
+from whoosh.lang.porter import stem as porter_stem
 from whoosh.searching import Searcher
 
 from .search_index import ANALYZER, SPELL_ANALYZER
@@ -31,6 +33,15 @@ KIND_ALIASES = {"policy": "policy", "policies": "policy", "faq": "faq", "faqs": 
 FUZZY_BOOST = 0.3
 _TOKEN_RE = re.compile(r'(?P<field>tag|kind):(?P<value>"[^"]*"|\S+)|"(?P<phrase>[^"]*)"?'
                        r'|(?P<word>[^\s"]+)', re.I)
+
+
+_WORD_RE = re.compile(r"\w+")
+
+
+@functools.lru_cache(maxsize=100_000)
+def _stem(word: str) -> str:
+    """Fast path for snippets: the analyzer's stem of one lower-case word."""
+    return porter_stem(word)
 
 
 def stem(word: str) -> str:
@@ -247,7 +258,7 @@ def snippet(text: str, stems: set[str], width: int = 220) -> tuple[Markup, set[s
     Also returns the matched words as written (for highlighting on the target page).
     """
     text = text.strip()
-    spans = [(t.startchar, t.endchar) for t in ANALYZER(text, chars=True) if t.text in stems]
+    spans = [m.span() for m in _WORD_RE.finditer(text) if _stem(m.group().lower()) in stems]
     if not spans:
         cut = text[:width]
         return escape(re.sub(r"\s+", " ", cut) + ("…" if len(text) > width else "")), set()
