@@ -46,8 +46,8 @@ LOCK_TIMEOUT = 120.0
 TITLE_WEIGHT, HEADING_WEIGHT = 3, 2  # a full build of 10,000 documents takes well under this
 
 ANALYZER = StemmingAnalyzer()
-# Unstemmed words for typo correction and "Did you mean": suggestions must be real words.
-SPELL_ANALYZER = RegexTokenizer() | LowercaseFilter()
+# Query words before stemming (typo correction works on stems, suggestions on words).
+WORD_ANALYZER = RegexTokenizer() | LowercaseFilter()
 
 _HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _FENCE_RE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
@@ -72,7 +72,6 @@ def make_schema() -> Schema:
         # more because they are repeated in it (see ``_content``).
         content=TEXT(analyzer=ANALYZER),
         tags=KEYWORD(commas=True, lowercase=True, stored=True, scorable=True),
-        spell=TEXT(analyzer=SPELL_ANALYZER, phrase=False),
     )
 
 
@@ -138,14 +137,12 @@ def records(doc: Document, viewer: Viewer) -> list[dict]:
     # "refund window" finds the "Window" section of "Refunds".
     out = [{**common, "id": doc.path, "rec": "doc", "url": shown.url, "section": "",
             "text": (shown.summary + "\n" + intro).strip()[:4000],
-            "content": _content(shown.title, "", f"{shown.summary}\n{intro}"),
-            "spell": f"{shown.title}\n{shown.summary}\n{intro}"}]
+            "content": _content(shown.title, "", f"{shown.summary}\n{intro}")}]
     for sec in sections:
         out.append({**common, "id": f"{doc.path}#{sec.id}", "rec": "sec",
                     "url": f"{shown.url}#{sec.id}", "section": sec.heading,
                     "text": sec.text[:8000],
-                    "content": _content(shown.title, sec.heading, sec.text),
-                    "spell": f"{sec.heading}\n{sec.text}"})
+                    "content": _content(shown.title, sec.heading, sec.text)})
     return out
 
 

@@ -22,7 +22,7 @@ from whoosh import query as Q
 from whoosh.lang.porter import stem as porter_stem
 from whoosh.searching import Searcher
 
-from .search_index import ANALYZER, SPELL_ANALYZER
+from .search_index import ANALYZER, WORD_ANALYZER
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def stem(word: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return [t.text for t in SPELL_ANALYZER(text)]
+    return [t.text for t in WORD_ANALYZER(text)]
 
 
 @dataclass
@@ -168,19 +168,37 @@ def max_typos(word: str) -> int:
 
 
 def corrections(searcher: Searcher, word: str) -> list[str]:
-    """Index words within the allowed typos of ``word``, closest and commonest first."""
+    """Index terms (stems) within the allowed typos of ``word``, closest and commonest first.
+
+    Candidates come from the viewer's own index, so a correction can never be a word that
+    only internal text contains.
+    """
     k = max_typos(word)
     if not k:
         return []
     reader = searcher.reader()
-    found = set(reader.terms_within("spell", word, k, prefix=1))
-    for i in range(len(word) - 1):  # neighbour swaps: one typo for us, two for Levenshtein
-        swapped = word[:i] + word[i + 1] + word[i] + word[i + 2:]
-        if ("spell", swapped) in reader:
-            found.add(swapped)
-    found.discard(word)
-    scored = [(distance(word, w), -reader.doc_frequency("spell", w), w) for w in found]
+    found: set[str] = set()
+    for probe in {word, stem(word)}:
+        found.update(reader.terms_within(FIELD, probe, k, prefix=1))
+        for i in range(len(probe) - 1):  # neighbour swaps: one typo for us, two for Levenshtein
+            swapped = probe[:i] + probe[i + 1] + probe[i] + probe[i + 2:]
+            if (FIELD, swapped) in reader:
+                found.add(swapped)
+    found.discard(stem(word))
+    scored = [(min(distance(word, w), distance(stem(word), w)), -reader.doc_frequency(FIELD, w), w)
+              for w in found]
     return [w for d, _f, w in sorted(scored) if d <= k][:8]
+
+
+def surface(searcher: Searcher, stem_text: str, typed: str) -> str:
+    """The word, as written in the index's own text, with stem ``stem_text`` closest to what
+    was typed (for "Did you mean"): "deliverry" -> "deliveri" -> "delivery"."""
+    forms: set[str] = set()
+    for hit in searcher.search(Q.Term(FIELD, stem_text), limit=3):
+        text = " ".join((hit.get("section", ""), hit.get("doc_title", ""), hit.get("text", "")))
+        forms.update(w for w in (m.group().lower() for m in _WORD_RE.finditer(text))
+                     if _stem(w) == stem_text)
+    return min(forms, key=lambda w: (distance(typed, w), w)) if forms else stem_text
 
 
 # -- building the query ----------------------------------------------------------------------
@@ -228,13 +246,11 @@ def plan(searcher: Searcher, parsed: Parsed, synonyms: Synonyms) -> Plan:
         wanted.add(stem_text)
         if not _known(searcher, stem_text):
             fixes = corrections(searcher, word)
-            for fix in fixes:
-                fixed = stem(fix)
-                if fixed:
-                    options.append(_any_field(fixed, boost=FUZZY_BOOST))
-                    wanted.add(fixed)
+            for fixed in fixes:
+                options.append(_any_field(fixed, boost=FUZZY_BOOST))
+                wanted.add(fixed)
             if fixes:
-                corrected[i], typo = fixes[0], True
+                corrected[i], typo = surface(searcher, fixes[0], word), True
         clauses.append(Q.Or(options) if len(options) > 1 else options[0])
         i += 1
     for phrase in parsed.phrases:
