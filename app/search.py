@@ -168,7 +168,23 @@ class SearchService:
         return cached[1][name]
 
     def search(self, text: str, viewer: Viewer, limit: int = 10) -> Answer:
+        """Search the viewer's index.  A damaged index is rebuilt and the search retried
+        once; if that fails too the answer is empty (and logged), never an error page."""
         name = "staff" if viewer.sees_internal else "public"
+        for attempt in range(2):
+            try:
+                return self._search(text, name, limit)
+            except si.IndexBusy:
+                log.warning("search index busy; answering with no results")
+                break
+            except Exception:
+                log.exception("search failed (attempt %d)", attempt + 1)
+                self._local.searchers = None  # reopen: files may have changed under us
+                if attempt == 0 and not si.is_healthy(self.root):
+                    self.ensure()
+        return Answer(query=text, audience=name)
+
+    def _search(self, text: str, name: str, limit: int) -> Answer:
         answer = Answer(query=text, audience=name)
         parsed = parse(text)
         if parsed.empty:
@@ -256,7 +272,10 @@ def init_app(app: Flask) -> None:
                         repo, repo.root / "synonyms.yml")
     app.extensions["kb_search"] = svc
     if repo.is_repo() and not _is_maintenance_command():
-        svc.ensure()
+        try:
+            svc.ensure()
+        except Exception:  # pages must still be served; search retries on first use
+            log.exception("could not build the search index at start-up")
 
     def init_step() -> None:
         if svc.ensure(announce=lambda _m: None):

@@ -416,3 +416,14 @@ def test_kb_init_builds_the_index(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "Built the search index" in result.output
     assert find(fresh, "refund").count > 0
+
+
+def test_index_removed_while_running_is_rebuilt(app, client):
+    import shutil
+
+    with app.app_context():
+        root = service().root
+    assert client.get("/api/search?q=claims").get_json()["count"] == 1
+    shutil.rmtree(root)
+    res = client.get("/api/search?q=claims")
+    assert res.status_code == 200 and res.get_json()["count"] == 1
