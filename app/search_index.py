@@ -220,8 +220,14 @@ def _build_one(args: tuple[str, str, str, list[str]]) -> int:
         for rec in records(doc, AUDIENCES[name]):
             writer.add_document(**rec)
             count += 1
+        if _done is not None:
+            with _done.get_lock():
+                _done.value += 1
     writer.commit()
     return count
+
+
+_done = None  # documents processed, shared with forked builders (for the progress bar)
 
 
 def _docs(st: ContentStore, paths: Iterable[str]) -> Iterator[Document]:
@@ -245,18 +251,29 @@ def build(root: Path, st: ContentStore, head: str,
     counts: dict[str, int] = {}
     try:
         jobs = [(str(tmp), name, str(st.root), paths) for name in AUDIENCES]
+        global _done
+        ctx = get_context("fork")
+        _done = ctx.Value("l", 0)
+        reported = 0
+
+        def report() -> None:
+            nonlocal reported
+            done = _done.value // len(AUDIENCES)  # each document is indexed once per audience
+            if progress and done > reported:
+                progress(done - reported)
+                reported = done
+
         if len(paths) > 200 and (os.cpu_count() or 1) > 1:
-            with get_context("fork").Pool(len(jobs)) as pool:
+            with ctx.Pool(len(jobs)) as pool:
                 results = pool.map_async(_build_one, jobs)
                 while not results.ready():
-                    results.wait(0.25)
-                    if progress:
-                        progress(0)
+                    results.wait(0.2)
+                    report()
                 counts = dict(zip(AUDIENCES, results.get(), strict=True))
         else:
             counts = {name: _build_one(job) for name, job in zip(AUDIENCES, jobs, strict=True)}
-        if progress:
-            progress(len(paths))
+        report()
+        _done = None
         for name in AUDIENCES:
             old = root / f".old-{name}-{uuid.uuid4().hex[:6]}"
             if (root / name).exists():
