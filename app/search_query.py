@@ -194,7 +194,13 @@ def surface(searcher: Searcher, stem_text: str, typed: str) -> str:
     """The word, as written in the index's own text, with stem ``stem_text`` closest to what
     was typed (for "Did you mean"): "deliverry" -> "deliveri" -> "delivery"."""
     forms: set[str] = set()
-    for hit in searcher.search(Q.Term(FIELD, stem_text), limit=3):
+    postings = searcher.reader().postings(FIELD, stem_text)  # first records: no scoring
+    docnums: list[int] = []
+    while postings.is_active() and len(docnums) < 3:
+        docnums.append(postings.id())
+        postings.next()
+    for docnum in docnums:
+        hit = searcher.stored_fields(docnum)
         text = " ".join((hit.get("section", ""), hit.get("doc_title", ""), hit.get("text", "")))
         forms.update(w for w in (m.group().lower() for m in _WORD_RE.finditer(text))
                      if _stem(w) == stem_text)
