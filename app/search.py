@@ -199,16 +199,16 @@ class SearchService:
         limit = max(1, min(limit, MAX_LIMIT))
         query = Q.And(steps.clauses + steps.filters) if steps.clauses else Q.And(
             [Q.Every(), *steps.filters])
-        hits = _hits(searcher, query, limit)
+        hits, cut = _hits(searcher, query, limit)
         if not hits and len(steps.clauses) > 1:
             query = Q.And([Q.Or(steps.clauses), *steps.filters])
-            hits, answer.fallback = _hits(searcher, query, limit), True
+            (hits, cut), answer.fallback = _hits(searcher, query, limit), True
         groups: dict[str, list[dict]] = {}
         for hit in hits:
             groups.setdefault(hit["path"], []).append(hit)
         # Counting every match would cost more than the search itself on a big catalogue:
         # the count is exact up to what one page of hits holds, then "more".
-        answer.count, answer.more = len(groups), len(hits) >= _depth(limit)
+        answer.count, answer.more = len(groups), cut or len(hits) >= _depth(limit)
         answer.results = [_result(recs, steps.stems) for recs in list(groups.values())[:limit]]
         return answer
 
@@ -217,20 +217,21 @@ def _depth(limit: int) -> int:
     return limit * 5 + 20
 
 
-def _hits(searcher: Searcher, query: Q.Query, limit: int) -> list[dict]:
+def _hits(searcher: Searcher, query: Q.Query, limit: int) -> tuple[list[dict], bool]:
     """Best records, best first (top-k with Whoosh's block-max skipping, no full count).
 
     Scoring stops after ``TIME_BUDGET`` seconds: a query made only of words found on nearly
     every page (which says little) then ranks the records scored so far, instead of
-    keeping an agent waiting.
+    keeping an agent waiting.  Returns the hits and whether the budget cut the scan.
     """
     collector = TimeLimitCollector(searcher.collector(limit=_depth(limit)),
                                    timelimit=TIME_BUDGET, use_alarm=False)
+    cut = False
     try:
         searcher.search_with_collector(query, collector)
     except TimeLimit:
-        log.debug("search time budget reached for %s", query)
-    return [hit.fields() for hit in collector.results()]
+        cut = True
+    return [hit.fields() for hit in collector.results()], cut
 
 
 def _result(recs: list[dict], stems: set[str]) -> Result:
