@@ -21,10 +21,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
 
-    from .views import account, public
+    from .views import account, edit, public
+    from .views import history as history_views
 
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(history_views.bp)
+    app.register_blueprint(edit.bp)
 
     from . import cli
 

@@ -1,0 +1,148 @@
+"""The public changelog: per document, site-wide ("What changed") and the Atom feed.
+
+Built only from the public projection of each revision (``audience.project``): internal
+blocks are removed before comparing, revisions in which a document was internal are skipped,
+and a commit that changed only internal text leaves the projection unchanged, so it does
+not appear.  Commit messages and authors are staff business; the public sees the optional
+``Public-Note`` trailer only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from .audience import PUBLIC, project, visible
+from .content import parse, repo, store
+from .diffing import Diff, diff
+from .gitrepo import LogEntry
+from .history import locate, revisions
+
+SITE_SCAN = 400  # commits examined for "What changed"
+DOC_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class PublicText:
+    title: str
+    summary: str
+    effective: dt.date | None
+    body: str
+
+
+@dataclass(frozen=True)
+class PublicChange:
+    kind: str
+    slug: str
+    title: str
+    when: dt.datetime
+    note: str
+    effective: dt.date | None
+    new: PublicText
+    old: PublicText | None
+    sha: str
+
+    @property
+    def url(self) -> str:
+        from .content import KINDS
+
+        return f"/{KINDS[self.kind]}/{self.slug}"
+
+    def diff(self) -> Diff:
+        return diff(self.old.body if self.old else "", self.new.body, mode="rendered")
+
+
+_lock = threading.Lock()
+_projected: OrderedDict[tuple[str, str], PublicText | None] = OrderedDict()
+_results: OrderedDict[tuple, list[PublicChange]] = OrderedDict()
+
+
+def _public_texts(items: list[tuple[str, str, str]]) -> dict[tuple[str, str], PublicText | None]:
+    """Public projection of blobs given as (blob, kind, slug); cached by blob."""
+    out, missing = {}, []
+    with _lock:
+        for blob, kind, slug in items:
+            key = (blob, f"{kind}:{slug}")
+            if not blob:
+                out[key] = None
+            elif key in _projected:
+                out[key] = _projected[key]
+            else:
+                missing.append((blob, kind, slug))
+    if missing:
+        data = repo().read_blobs([b for b, _, _ in missing])
+        with _lock:
+            for blob, kind, slug in missing:
+                raw = data.get(blob)
+                shown = None
+                if raw is not None:
+                    doc = project(parse(raw, kind=kind, slug=slug, path=f"{slug}.md"),
+                                  viewer=PUBLIC)
+                    if doc is not None:
+                        shown = PublicText(doc.title, doc.summary, doc.effective, doc.body)
+                out[(blob, f"{kind}:{slug}")] = _projected[(blob, f"{kind}:{slug}")] = shown
+            while len(_projected) > 8192:
+                _projected.popitem(last=False)
+    return out
+
+
+def _change(entry: LogEntry, kind: str, slug: str, texts) -> PublicChange | None:
+    """A public change, or None when the public projection did not change."""
+    new = texts.get((entry.blob, f"{kind}:{slug}"))
+    old = texts.get((entry.old_blob, f"{kind}:{slug}"))
+    if new is None or new == old:
+        return None  # internal (or deleted) now, or nothing public changed
+    return PublicChange(kind, slug, new.title, entry.when, entry.note, new.effective, new, old,
+                        entry.sha)
+
+
+def _public_now(kind: str, slug: str) -> bool:
+    doc = store().get(kind, slug)
+    return doc is not None and visible(doc, viewer=PUBLIC)
+
+
+def _remember(key: tuple, value: list[PublicChange]) -> list[PublicChange]:
+    with _lock:
+        _results[key] = value
+        while len(_results) > 256:
+            _results.popitem(last=False)
+    return value
+
+
+def document_changes(kind: str, slug: str, path: str, limit: int = DOC_LIMIT
+                     ) -> list[PublicChange]:
+    """The newest public changes of one document."""
+    key = ("doc", repo().head(), path, limit)
+    if key in _results:
+        return _results[key]
+    found: list[PublicChange] = []
+    revs = revisions(path)
+    for start in range(0, len(revs), 100):
+        chunk = [r.entry for r in revs[start:start + 100]]
+        texts = _public_texts([(b, kind, slug) for e in chunk for b in (e.blob, e.old_blob)])
+        for entry in chunk:
+            change = _change(entry, kind, slug, texts)
+            if change:
+                found.append(change)
+        if len(found) >= limit:
+            break
+    return _remember(key, found[:limit])
+
+
+def site_changes(limit: int = 50) -> list[PublicChange]:
+    """Public changes across all documents, newest first (from the last SITE_SCAN commits)."""
+    key = ("site", repo().head(), limit)
+    if key in _results:
+        return _results[key]
+    items = []
+    for commit in repo().recent_changes(limit=SITE_SCAN):
+        for entry in commit:
+            where = locate(entry.path)
+            if where:
+                items.append((entry, *where))
+    texts = _public_texts([(b, k, s) for e, k, s in items for b in (e.blob, e.old_blob)])
+    # Only documents that are public today: a page made internal later leaves no trace here.
+    found = [c for e, k, s in items if _public_now(k, s) and (c := _change(e, k, s, texts))]
+    return _remember(key, found[:limit])
