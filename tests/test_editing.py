@@ -10,10 +10,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from history_helpers import commit, git_out
 
 from app import editing, history
 from app.content import repo
+from tests.history_helpers import commit, git_out
 
 REFUNDS = "policies/refunds.md"
 ROOT = Path(__file__).resolve().parent.parent

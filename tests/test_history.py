@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from history_helpers import commit, refunds
 
 from app import history
 from app.gitrepo import is_valid_rev
+from tests.history_helpers import commit, refunds
 
 REFUNDS = "policies/refunds.md"
 

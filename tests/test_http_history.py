@@ -6,8 +6,9 @@ import datetime as dt
 import re
 
 import pytest
-from conftest import CANARY_BLOCK, CANARY_DOC, CANARY_TITLE
-from history_helpers import commit, refunds
+
+from tests.conftest import CANARY_BLOCK, CANARY_DOC, CANARY_TITLE
+from tests.history_helpers import commit, refunds
 
 REFUNDS = "policies/refunds.md"
 CANARY_MSG = "canarycommitmessage"
