@@ -13,6 +13,7 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 
 from .audience import PUBLIC, project, visible
 from .content import parse, repo, store
@@ -21,7 +22,7 @@ from .gitrepo import LogEntry
 from .history import locate, revisions
 
 SITE_SCAN = 400  # commits examined for "What changed"
-DOC_LIMIT = 50
+PER_PAGE = 10  # public changes per page of a document's changelog
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class PublicChange:
 
         return f"/{KINDS[self.kind]}/{self.slug}"
 
-    def diff(self) -> Diff:
+    @cached_property
+    def diff(self) -> Diff:  # cached with the change itself, which is cached by HEAD
         return diff(self.old.body if self.old else "", self.new.body, mode="rendered")
 
 
@@ -111,9 +113,9 @@ def _remember(key: tuple, value: list[PublicChange]) -> list[PublicChange]:
     return value
 
 
-def document_changes(kind: str, slug: str, path: str, limit: int = DOC_LIMIT
+def document_changes(kind: str, slug: str, path: str, limit: int = PER_PAGE
                      ) -> list[PublicChange]:
-    """The newest public changes of one document."""
+    """The newest ``limit`` public changes of one document (walks only as far as needed)."""
     key = ("doc", repo().head(), path, limit)
     if key in _results:
         return _results[key]

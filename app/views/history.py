@@ -80,6 +80,9 @@ def document_changes(kind: str, slug: str):
     doc = store().get(KIND_OF.get(kind, ""), slug)
     if doc is None or not visible(doc, viewer=PUBLIC):
         abort(404)
-    shown = project(doc, viewer=PUBLIC)
-    return render_template("history/document_changes.html", doc=shown,
-                           changes=changelog.document_changes(doc.kind, doc.slug, doc.path))
+    page = max(1, min(request.args.get("page", 1, type=int), 100))
+    found = changelog.document_changes(doc.kind, doc.slug, doc.path,
+                                       limit=page * changelog.PER_PAGE + 1)
+    return render_template("history/document_changes.html", doc=project(doc, viewer=PUBLIC),
+                           changes=found[(page - 1) * changelog.PER_PAGE:page * changelog.PER_PAGE],
+                           page=page, more=len(found) > page * changelog.PER_PAGE)
