@@ -20,6 +20,7 @@ from .content import parse, repo, store
 from .diffing import Diff, diff
 from .gitrepo import LogEntry
 from .history import locate, revisions
+from .lru import SizedLRU
 
 SITE_SCAN = 400  # commits examined for "What changed"
 PER_PAGE = 10  # public changes per page of a document's changelog
@@ -57,36 +58,32 @@ class PublicChange:
 
 
 _lock = threading.Lock()
-_projected: OrderedDict[tuple[str, str], PublicText | None] = OrderedDict()
+_projected = SizedLRU(max_items=16384, max_bytes=64 << 20,
+                      size_of=lambda t: (len(t.body) if t else 0) + 200)
 _results: OrderedDict[tuple, list[PublicChange]] = OrderedDict()
+_MISSING = object()
 
 
 def _public_texts(items: list[tuple[str, str, str]]) -> dict[tuple[str, str], PublicText | None]:
     """Public projection of blobs given as (blob, kind, slug); cached by blob."""
     out, missing = {}, []
-    with _lock:
-        for blob, kind, slug in items:
-            key = (blob, f"{kind}:{slug}")
-            if not blob:
-                out[key] = None
-            elif key in _projected:
-                out[key] = _projected[key]
-            else:
-                missing.append((blob, kind, slug))
+    for blob, kind, slug in items:
+        key = (blob, f"{kind}:{slug}")
+        hit = _projected.get(key, _MISSING) if blob else None
+        if hit is _MISSING:
+            missing.append((blob, kind, slug))
+        else:
+            out[key] = hit
     if missing:
         data = repo().read_blobs([b for b, _, _ in missing])
-        with _lock:
-            for blob, kind, slug in missing:
-                raw = data.get(blob)
-                shown = None
-                if raw is not None:
-                    doc = project(parse(raw, kind=kind, slug=slug, path=f"{slug}.md"),
-                                  viewer=PUBLIC)
-                    if doc is not None:
-                        shown = PublicText(doc.title, doc.summary, doc.effective, doc.body)
-                out[(blob, f"{kind}:{slug}")] = _projected[(blob, f"{kind}:{slug}")] = shown
-            while len(_projected) > 8192:
-                _projected.popitem(last=False)
+        for blob, kind, slug in missing:
+            raw = data.get(blob)
+            shown = None
+            if raw is not None:
+                doc = project(parse(raw, kind=kind, slug=slug, path=f"{slug}.md"), viewer=PUBLIC)
+                if doc is not None:
+                    shown = PublicText(doc.title, doc.summary, doc.effective, doc.body)
+            out[(blob, f"{kind}:{slug}")] = _projected.put((blob, f"{kind}:{slug}"), shown)
     return out
 
 
@@ -108,7 +105,7 @@ def _public_now(kind: str, slug: str) -> bool:
 def _remember(key: tuple, value: list[PublicChange]) -> list[PublicChange]:
     with _lock:
         _results[key] = value
-        while len(_results) > 256:
+        while len(_results) > 32:  # entries hold public texts; keep few
             _results.popitem(last=False)
     return value
 

@@ -16,6 +16,7 @@ from flask import current_app
 
 from .content import Document, parse, repo, store
 from .gitrepo import LogEntry, is_valid_rev
+from .lru import SizedLRU
 
 PER_PAGE = 50
 _MAX_CACHED = 256
@@ -83,7 +84,7 @@ class _Cache:
     def put_misc(self, key: tuple, value: object) -> None:
         with self.lock:
             self.misc[key] = value
-            if len(self.misc) > 4 * _MAX_CACHED:
+            if len(self.misc) > 128:  # values may hold whole documents
                 self.misc.popitem(last=False)
 
 
@@ -145,8 +146,7 @@ def find(revs: list[Revision], rev: str) -> Revision | None:
     return next((r for r in revs if r.sha.startswith(rev)), None)
 
 
-_parsed: OrderedDict[tuple[str, str], Document] = OrderedDict()
-_parsed_lock = threading.Lock()
+_parsed = SizedLRU(max_items=4096, max_bytes=64 << 20, size_of=lambda d: len(d.body) + 500)
 
 
 def document_at(rev: Revision, kind: str, slug: str) -> Document | None:
@@ -160,24 +160,19 @@ def _documents(revs: list[Revision], kind: str, slug: str) -> dict[str, Document
     """Parse the blobs of ``revs`` (one ``cat-file`` for all that are not cached)."""
     out: dict[str, Document] = {}
     missing = []
-    with _parsed_lock:
-        for rev in revs:
-            key = (rev.entry.blob, f"{kind}:{slug}")
-            if key in _parsed:
-                out[rev.entry.blob] = _parsed[key]
-            elif rev.entry.blob:
-                missing.append(rev)
+    for rev in revs:
+        doc = _parsed.get((rev.entry.blob, f"{kind}:{slug}"))
+        if doc is not None:
+            out[rev.entry.blob] = doc
+        elif rev.entry.blob:
+            missing.append(rev)
     if missing:
         data = repo().read_blobs([r.entry.blob for r in missing])
-        with _parsed_lock:
-            for rev in missing:
-                raw = data.get(rev.entry.blob)
-                if raw is None:
-                    continue
+        for rev in missing:
+            raw = data.get(rev.entry.blob)
+            if raw is not None:
                 doc = parse(raw, kind=kind, slug=slug, path=rev.entry.path)
-                out[rev.entry.blob] = _parsed[(rev.entry.blob, f"{kind}:{slug}")] = doc
-            while len(_parsed) > 2048:
-                _parsed.popitem(last=False)
+                out[rev.entry.blob] = _parsed.put((rev.entry.blob, f"{kind}:{slug}"), doc)
     return out
 
 
