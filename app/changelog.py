@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from .audience import PUBLIC, project, visible
@@ -62,6 +62,7 @@ _projected = SizedLRU(max_items=16384, max_bytes=64 << 20,
                       size_of=lambda t: (len(t.body) if t else 0) + 200)
 _results: OrderedDict[tuple, list[PublicChange]] = OrderedDict()
 _MISSING = object()
+_by_commit = SizedLRU(max_items=8192, max_bytes=1 << 62, size_of=lambda v: 0)
 
 
 def _public_texts(items: list[tuple[str, str, str]]) -> dict[tuple[str, str], PublicText | None]:
@@ -135,13 +136,27 @@ def site_changes(limit: int = 50) -> list[PublicChange]:
     key = ("site", repo().head(), limit)
     if key in _results:
         return _results[key]
-    items = []
-    for commit in repo().recent_changes(limit=SITE_SCAN):
+    commits = [c for c in repo().recent_changes(limit=SITE_SCAN) if c]
+    todo = [c for c in commits if c[0].sha not in _by_commit]
+    items = [(e, *where) for c in todo for e in c if (where := locate(e.path))]
+    texts = _public_texts([(b, k, s) for e, k, s in items for b in (e.blob, e.old_blob)])
+    for commit in todo:  # commits never change: their public changes are computed once
+        light = []
         for entry in commit:
             where = locate(entry.path)
-            if where:
-                items.append((entry, *where))
-    texts = _public_texts([(b, k, s) for e, k, s in items for b in (e.blob, e.old_blob)])
+            change = _change(entry, *where, texts) if where else None
+            if change:
+                light.append(_without_bodies(change))
+        _by_commit.put(commit[0].sha, light)
     # Only documents that are public today: a page made internal later leaves no trace here.
-    found = [c for e, k, s in items if _public_now(k, s) and (c := _change(e, k, s, texts))]
+    found = [c for commit in commits for c in _by_commit.get(commit[0].sha, [])
+             if _public_now(c.kind, c.slug)]
     return _remember(key, found[:limit])
+
+
+def _without_bodies(change: PublicChange) -> PublicChange:
+    """What the site-wide list needs (title, dates, note), without the document texts."""
+    def light(text: PublicText | None) -> PublicText | None:
+        return PublicText(text.title, text.summary, text.effective, "") if text else None
+
+    return replace(change, new=light(change.new), old=light(change.old))
