@@ -126,6 +126,10 @@ def recover() -> bool:
         journal.unlink(missing_ok=True)
         return False
     git = repo()
+    for rel in plan.get("files", {}):  # temp files of a write killed mid-copy
+        target = store().root / rel
+        for stale in target.parent.glob(f".{target.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
     finished = plan.get("commit") == git.head()
     if finished:
         data = git.read_blobs([b for b in plan["files"].values() if b])

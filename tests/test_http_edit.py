@@ -101,6 +101,22 @@ def test_validation_error_keeps_text(client, auth, content_dir):
     assert git_out(content_dir, "rev-parse", "HEAD") == before
 
 
+def test_git_failure_is_a_clear_503_not_a_500(client, auth, content_dir, monkeypatch):
+    from app.gitrepo import GitError, GitRepo
+
+    def broken(*args, **kwargs):
+        raise GitError("git write-tree failed: disk full")
+
+    auth.login("editor")
+    fields = form_of(client.get("/edit/policies/refunds").text)
+    fields["body"] += "\nMy addition.\n"
+    monkeypatch.setattr(GitRepo, "make_commit", broken)
+    res = client.post("/edit/policies/refunds", data=fields)
+    assert res.status_code == 503
+    assert "nothing was saved" in res.text and "My addition." in res.text
+    assert "disk full" not in res.text
+
+
 def test_new_document(client, auth, content_dir):
     auth.login("editor")
     fields = form_of(client.get("/new").text)

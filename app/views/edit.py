@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -9,9 +11,11 @@ from .. import editform, editing
 from ..audience import project_body
 from ..auth import can
 from ..content import KINDS, repo, store
+from ..gitrepo import GitError
 from ..render import render
 
 bp = Blueprint("edit", __name__)
+log = logging.getLogger(__name__)
 KIND_OF = {folder: kind for kind, folder in KINDS.items()}
 
 
@@ -38,6 +42,11 @@ def _submit(kind: str, slug: str, fields: dict, doc, op):
                      conflict=conflict)
     except editing.Busy as exc:
         return _form(fields, doc=doc, status=503, errors=exc.errors)
+    except GitError:
+        log.exception("save failed")
+        return _form(fields, doc=doc, status=503, errors=[
+            "The content repository could not record the change; nothing was saved. "
+            "Try again, and tell an administrator if it keeps happening."])
     except editing.EditError as exc:
         return _form(fields, doc=doc, status=400, errors=exc.errors)
     flash("Saved.")
@@ -74,6 +83,10 @@ def _manage(kind: str, slug: str, op, done: str, *, target: str | None = None):
         op(kind, change)
     except editing.EditError as exc:
         flash("Not done: " + " ".join(exc.errors))
+        target = None
+    except GitError:
+        log.exception("%s failed", request.path)
+        flash("Not done: the content repository could not record the change.")
         target = None
     else:
         flash(done)
