@@ -169,3 +169,17 @@ def test_as_of_never_shows_internal_revision(client, content_dir):
            "Hide", date="2026-04-01")
     res = client.get("/policies/refunds?as_of=2026-04-02")
     assert CANARY_SWITCH not in res.text
+
+
+@pytest.mark.parametrize(("today", "listed"), [(dt.date(2026, 12, 31), False),
+                                               (dt.date(2027, 1, 1), True)])
+def test_upcoming_new_document_not_listed_before_its_date(app, client, auth, content_dir,
+                                                          today, listed):
+    commit(content_dir, {"faq/new-service.md": "---\ntitle: Futureservice question\n"
+                         "audience: public\neffective: 2027-01-01\n---\nSoon.\n"}, "Add")
+    app.config["KB_TODAY"] = today
+    for url in ("/", "/sitemap.xml"):
+        assert ("new-service" in client.get(url).text) == listed, url
+    assert client.get("/faq/new-service").status_code == (200 if listed else 404)
+    auth.login("agent")
+    assert "Futureservice question" in client.get("/").text  # staff see what is coming

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
 from flask_login import current_user
 
-from ..audience import PUBLIC, project, visible
+from ..audience import PUBLIC, project
 from ..auth import can, current_viewer
 from ..catalogue import group_by_tag, visible_documents
 from ..content import repo, store
@@ -59,7 +59,7 @@ def _document(kind: str, slug: str):
 
 @bp.get("/sitemap.xml")
 def sitemap():
-    docs = [d for d in store().all() if visible(d, viewer=PUBLIC)]
+    docs = visible_documents(PUBLIC)
     xml = render_template("sitemap.xml", docs=docs, base=request.url_root.rstrip("/"))
     return Response(xml, mimetype="application/xml")
 
