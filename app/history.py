@@ -250,6 +250,10 @@ def page_version(doc: Document, *, sees_internal: bool, rev: str = "", as_of_arg
 
     Raises VersionError(400/404).  The caller projects the returned document for its viewer.
     """
+    if not sees_internal and (rev or as_of_arg):
+        now = in_force(doc)[1]  # old versions only of a page the public may see today
+        if now is None or not now.is_public:
+            raise VersionError(404)
     if as_of_arg:
         on = parse_date(as_of_arg)
         if on is None:

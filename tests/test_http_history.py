@@ -183,3 +183,11 @@ def test_upcoming_new_document_not_listed_before_its_date(app, client, auth, con
     assert client.get("/faq/new-service").status_code == (200 if listed else 404)
     auth.login("agent")
     assert "Futureservice question" in client.get("/").text  # staff see what is coming
+
+
+@pytest.mark.parametrize("query", ["rev={first}", "as_of=2030-01-01"])
+def test_old_versions_of_a_now_internal_document_are_404(client, content_dir, query):
+    first = commit(content_dir, {REFUNDS: refunds("Public once.\n")}, "Public", date="2026-02-01")
+    commit(content_dir, {REFUNDS: refunds("Now hidden.\n", audience="internal")}, "Hide")
+    res = client.get("/policies/refunds?" + query.format(first=first))
+    assert res.status_code == 404 and "Public once" not in res.text
