@@ -23,12 +23,17 @@ def from_doc(doc: Document, head: str) -> dict:
     return {
         "title": text("title"), "summary": text("summary"),
         "audience": doc.meta.get("audience") or "internal", "owner": text("owner"),
-        "tags": ", ".join(str(t) for t in (doc.meta.get("tags") or [])
-                          if isinstance(doc.meta.get("tags"), list)),
+        "tags": _tags(doc.meta.get("tags")),
         "effective": text("effective"), "review_by": text("review_by"),
         "body": doc.body, "message": f"Update {doc.title}", "public_note": "",
         "material": False, "base_rev": head, "kind": doc.kind, "slug": doc.slug,
     }
+
+
+def _tags(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(t) for t in value)
+    return "" if value is None else str(value)
 
 
 def blank(head: str) -> dict:

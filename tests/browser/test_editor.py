@@ -21,5 +21,6 @@ def test_editor_live_preview_and_save(page, live_server, login):
     page.wait_for_url(live_server.url + "/policies/browser-made")
     assert page.locator("h1").inner_text() == "Made in a browser"
     page.click("text=History")
+    page.wait_for_url(live_server.url + "/history/policies/browser-made")
     assert page.locator("table.history tbody tr").count() == 1
     assert errors == [], errors
