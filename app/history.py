@@ -238,6 +238,12 @@ class PageVersion:
     in_force: Revision | None = None  # ... and this revision applies until then
 
 
+    @property
+    def source(self) -> Revision | None:
+        """The revision whose text is shown, when it is not simply the current file."""
+        return self.revision or (None if self.upcoming else self.in_force)
+
+
 class VersionError(Exception):
     def __init__(self, status: int):
         super().__init__(status)
@@ -276,7 +282,7 @@ def page_version(doc: Document, *, sees_internal: bool, rev: str = "", as_of_arg
         return PageVersion(doc, upcoming=True, in_force=applies)
     if current is None:
         raise VersionError(404)  # nothing of this document applies yet
-    return PageVersion(current)
+    return PageVersion(current, in_force=applies)
 
 
 def source_at(rev: Revision | None, kind: str, slug: str, mode: str) -> str:

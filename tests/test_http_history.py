@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.conftest import CANARY_BLOCK, CANARY_DOC, CANARY_TITLE
-from tests.history_helpers import commit, refunds
+from tests.history_helpers import commit, git_out, refunds
 
 REFUNDS = "policies/refunds.md"
 CANARY_MSG = "canarycommitmessage"
@@ -191,3 +191,9 @@ def test_old_versions_of_a_now_internal_document_are_404(client, content_dir, qu
     commit(content_dir, {REFUNDS: refunds("Now hidden.\n", audience="internal")}, "Hide")
     res = client.get("/policies/refunds?" + query.format(first=first))
     assert res.status_code == 404 and "Public once" not in res.text
+
+
+def test_printed_version_names_the_revision_in_force(upcoming, client, content_dir):
+    upcoming.config["KB_TODAY"] = dt.date(2026, 12, 31)
+    march = git_out(content_dir, "rev-parse", "HEAD~1").strip()
+    assert f"({march[:8]})" in client.get("/policies/refunds").text

@@ -9,6 +9,7 @@ from ..audience import PUBLIC, project
 from ..auth import can, current_viewer
 from ..catalogue import group_by_tag, visible_documents
 from ..content import repo, store
+from ..gitrepo import Change
 from ..history import VersionError, page_version
 from ..render import render, without_title
 
@@ -53,8 +54,15 @@ def _document(kind: str, slug: str):
         abort(404)
     page = render(without_title(shown.body, shown.title))
     return render_template("document.html", doc=shown, page=page, viewer=viewer,
-                           version=repo().last_change(shown.path), shown=version,
+                           version=_printed(version) or repo().last_change(shown.path),
+                           shown=version,
                            can_edit=can(current_user, "edit"))
+
+
+def _printed(version) -> Change | None:
+    """The printed "version as of" line names the revision shown, if not the current file."""
+    source = version.source
+    return Change(source.sha, source.entry.when) if source else None
 
 
 @bp.get("/sitemap.xml")
