@@ -197,3 +197,14 @@ def test_printed_version_names_the_revision_in_force(upcoming, client, content_d
     upcoming.config["KB_TODAY"] = dt.date(2026, 12, 31)
     march = git_out(content_dir, "rev-parse", "HEAD~1").strip()
     assert f"({march[:8]})" in client.get("/policies/refunds").text
+
+
+def test_atom_feed_is_escaped_xml(client, content_dir):
+    import xml.etree.ElementTree as ET
+
+    text = (content_dir / REFUNDS).read_text().replace("most orders", "all orders")
+    commit(content_dir, {REFUNDS: text}, "x\n\nPublic-Note: Refunds <b>& more</b>")
+    feed = ET.fromstring(client.get("/changes.atom").data)  # noqa: S314 - our own output
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    summaries = [e.text for e in feed.findall("a:entry/a:summary", ns)]
+    assert "Refunds <b>& more</b> (in force from 2026-01-01)" in summaries

@@ -70,7 +70,7 @@ def changes():
 
 @bp.get("/changes.atom")
 def feed():
-    xml = render_template("history/changes.atom", changes=changelog.site_changes(),
+    xml = render_template("history/changes_atom.xml", changes=changelog.site_changes(),
                           base=request.url_root.rstrip("/"))
     return Response(xml, mimetype="application/atom+xml")
 
