@@ -115,8 +115,9 @@ def document_changes(kind: str, slug: str, path: str, limit: int = PER_PAGE
                      ) -> list[PublicChange]:
     """The newest ``limit`` public changes of one document (walks only as far as needed)."""
     key = ("doc", repo().head(), path, limit)
-    if key in _results:
-        return _results[key]
+    hit = _results.get(key)  # one lookup: another thread may evict between two
+    if hit is not None:
+        return hit
     found: list[PublicChange] = []
     revs = revisions(path)
     for start in range(0, len(revs), 100):
@@ -134,8 +135,9 @@ def document_changes(kind: str, slug: str, path: str, limit: int = PER_PAGE
 def site_changes(limit: int = 50) -> list[PublicChange]:
     """Public changes across all documents, newest first (from the last SITE_SCAN commits)."""
     key = ("site", repo().head(), limit)
-    if key in _results:
-        return _results[key]
+    hit = _results.get(key)  # one lookup: another thread may evict between two
+    if hit is not None:
+        return hit
     commits = [c for c in repo().recent_changes(limit=SITE_SCAN) if c]
     todo = [c for c in commits if c[0].sha not in _by_commit]
     items = [(e, *where) for c in todo for e in c if (where := locate(e.path))]
