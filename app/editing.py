@@ -22,7 +22,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
@@ -65,7 +65,6 @@ class Change:
     author: str
     note: str = ""
     material: bool = False
-    extra: dict = field(default_factory=dict)
 
     def full_message(self) -> str:
         subject = self.message.strip()
