@@ -235,3 +235,11 @@ def test_twenty_concurrent_saves_lose_nothing(tmp_path):
         f"Edit line {i}" for i in range(20))
     assert subprocess.run(["git", "-C", str(content), "fsck"]).returncode == 0
     assert git_out(content, "status", "--porcelain") == ""
+
+
+def test_editing_a_broken_document_says_so(client, auth, content_dir):
+    commit(content_dir, {REFUNDS: "---\ntitle: [broken\n---\nBody kept.\n"}, "Break")
+    auth.login("editor")
+    page = client.get("/edit/policies/refunds").text
+    assert "The stored version has problems." in page and "not valid YAML" in page
+    assert form_of(page)["body"] == "Body kept.\n"
