@@ -25,12 +25,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
 
-    from .views import account, acks, feedback, manage, public
+    from .views import account, acks, edit, feedback, manage, public
+    from .views import history as history_views
     from .views import search as search_views
 
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(search_views.bp)
+    app.register_blueprint(history_views.bp)
+    app.register_blueprint(edit.bp)
     app.register_blueprint(feedback.bp)
     app.register_blueprint(manage.bp)
     manage.init_app(app)

@@ -12,9 +12,18 @@ UNTAGGED = "general"
 
 
 def visible_documents(viewer: Viewer, *, kind: str | None = None) -> list[Document]:
-    """Documents whose existence this viewer may know, in catalogue order."""
-    return [d for d in store().all()
-            if visible(d, viewer=viewer) and (kind is None or d.kind == kind)]
+    """Documents whose existence this viewer may know, in catalogue order.
+
+    Customers get the version in force today (``history.in_force``): an upcoming page or
+    title does not show before its effective date.
+    """
+    from .history import in_force
+
+    docs = store().all()
+    if not viewer.sees_internal:
+        docs = [in_force(d)[1] if d.effective else d for d in docs]
+    return [d for d in docs if d is not None and visible(d, viewer=viewer)
+            and (kind is None or d.kind == kind)]
 
 
 def group_by_tag(docs: list[Document]) -> list[tuple[str, list[Document]]]:

@@ -169,5 +169,9 @@ def _read_password() -> str:
 
 
 def init_app(app: Flask) -> None:
+    from .history_cli import register
+
+    if "log" not in kb.commands:
+        register(kb)
     app.cli.add_command(kb)
     app.cli.add_command(users)

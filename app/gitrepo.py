@@ -26,6 +26,28 @@ class GitError(RuntimeError):
     pass
 
 
+class RefMoved(GitError):
+    """``update_ref`` found the branch no longer at the expected commit (a concurrent write)."""
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One commit that touched a file, as ``git log --follow --raw`` reports it."""
+
+    sha: str
+    author: str
+    email: str
+    when: dt.datetime
+    subject: str
+    note: str  # the Public-Note trailer ('' when absent)
+    material: bool  # the Material trailer
+    status: str  # A, M, D, R (rename) or C
+    path: str  # the file's path after this commit
+    old_path: str
+    blob: str  # blob after this commit ('' when deleted)
+    old_blob: str  # blob before ('' when added)
+
+
 @dataclass(frozen=True)
 class Change:
     sha: str
@@ -52,13 +74,6 @@ class GitRepo:
         if check and proc.returncode != 0:
             raise GitError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}")
         return proc.stdout
-
-    def succeeds(self, *args: str) -> bool:
-        """Run a git command for its exit status only."""
-        env = {**os.environ, **_ENV}
-        proc = subprocess.run(["git", "-C", str(self.root), *args], capture_output=True,
-                              env=env, timeout=60)
-        return proc.returncode == 0
 
     def is_repo(self) -> bool:
         return (self.root / ".git").exists()
@@ -95,6 +110,160 @@ class GitRepo:
         """The last commit that touched ``path`` (from the change map: no git per call)."""
         return self.changes.last(path)
 
+    # -- reading history --------------------------------------------------------------------
+    def log_file(self, path: str, *, since: str | None = None) -> list[LogEntry]:
+        """Every commit that touched ``path`` (following renames), newest first.
+
+        ``since`` limits the walk to commits after that one (``since..HEAD``) so callers can
+        extend a cached list instead of walking 10,000 commits again.
+        """
+        if since is not None and not is_valid_rev(since):
+            raise GitError("invalid revision")
+        fmt = ("%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f"
+               "%(trailers:key=Public-Note,valueonly,separator=%x20)%x1f"
+               "%(trailers:key=Material,valueonly,separator=%x20)%x1f")
+        args = ["log", "--follow", "-M", "--raw", "-z", "--no-abbrev", f"--format={fmt}"]
+        if since:
+            args.append(f"{since}..HEAD")
+        out = self.git(*args, "--", path, check=False).decode("utf-8", "replace")
+        return _parse_log(out, path)
+
+    def is_ancestor(self, old: str, new: str) -> bool:
+        if not (is_valid_rev(old) and is_valid_rev(new)):
+            return False
+        return self._run(["merge-base", "--is-ancestor", old, new]).returncode == 0
+
+    def blob_sizes(self, blobs: list[str]) -> dict[str, int]:
+        wanted = [b for b in dict.fromkeys(blobs) if b and is_valid_rev(b)]
+        if not wanted:
+            return {}
+        out = self.git("cat-file", "--batch-check=%(objectname) %(objectsize)",
+                       input=("\n".join(wanted) + "\n").encode()).decode()
+        sizes = {}
+        for line in out.splitlines():
+            name, _, size = line.partition(" ")
+            if size.isdigit():
+                sizes[name] = int(size)
+        return sizes
+
+    def read_blobs(self, blobs: list[str]) -> dict[str, bytes]:
+        """Contents of many blobs in one ``cat-file --batch`` process."""
+        wanted = [b for b in dict.fromkeys(blobs) if b and is_valid_rev(b)]
+        if not wanted:
+            return {}
+        out = self.git("cat-file", "--batch", input=("\n".join(wanted) + "\n").encode())
+        found: dict[str, bytes] = {}
+        pos = 0
+        while pos < len(out):
+            end = out.index(b"\n", pos)
+            header = out[pos:end].decode().split()
+            pos = end + 1
+            if len(header) < 3 or header[1] == "missing":
+                continue
+            size = int(header[2])
+            found[header[0]] = out[pos:pos + size]
+            pos += size + 1
+        return found
+
+    def read_file(self, rev: str, path: str) -> bytes | None:
+        """``path`` as it was at ``rev`` (None when it did not exist there)."""
+        if not is_valid_rev(rev) or path.startswith(("-", "/")) or ".." in path.split("/"):
+            return None
+        proc = self._run(["cat-file", "blob", f"{rev}:{path}"])
+        return proc.stdout if proc.returncode == 0 else None
+
+    def blob_at(self, rev: str, path: str) -> str:
+        """The blob id of ``path`` at ``rev`` ('' when absent)."""
+        if not is_valid_rev(rev) or path.startswith(("-", "/")) or ".." in path.split("/"):
+            return ""
+        proc = self._run(["rev-parse", "--verify", "-q", f"{rev}:{path}"])
+        return proc.stdout.decode().strip() if proc.returncode == 0 else ""
+
+    def resolve(self, rev: str) -> str:
+        """Full commit id for an abbreviated one ('' when unknown)."""
+        if not is_valid_rev(rev):
+            return ""
+        proc = self._run(["rev-parse", "--verify", "-q", f"{rev}^{{commit}}"])
+        return proc.stdout.decode().strip() if proc.returncode == 0 else ""
+
+    def recent_changes(self, *, limit: int) -> list[tuple[LogEntry, ...]]:
+        """The last ``limit`` commits with the Markdown files each one changed."""
+        fmt = ("%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f"
+               "%(trailers:key=Public-Note,valueonly,separator=%x20)%x1f"
+               "%(trailers:key=Material,valueonly,separator=%x20)%x1f")
+        out = self.git("log", "-M", "--raw", "-z", "--no-abbrev", f"-n{int(limit)}",
+                       f"--format={fmt}", check=False).decode("utf-8", "replace")
+        return _parse_commits(out)
+
+    # -- writing: plumbing only, so a crash can never leave a half-made commit on the branch --
+    def hash_object(self, data: bytes) -> str:
+        return self.git("hash-object", "-w", "--stdin", input=data).decode().strip()
+
+    def hash_object_dry(self, data: bytes) -> str:
+        """The blob id ``data`` would get, without writing it."""
+        return self.git("hash-object", "--stdin", input=data).decode().strip()
+
+    def branch_ref(self) -> str:
+        return self.git("symbolic-ref", "-q", "HEAD").decode().strip() or "refs/heads/main"
+
+    def make_commit(self, parent: str, changes: dict[str, str | None], message: str, *,
+                    author: tuple[str, str], tmp_index: Path) -> str:
+        """A commit on top of ``parent`` with ``changes`` (path -> blob, None = remove).
+
+        Built in a private index file: neither the branch nor the work tree is touched.
+        """
+        env = {"GIT_INDEX_FILE": str(tmp_index)}
+        try:
+            self.git("read-tree", parent, env=env)
+            lines = []
+            for path, blob in changes.items():
+                if blob is None:
+                    lines.append(f"0 {'0' * 40}\t{path}")
+                else:
+                    lines.append(f"100644 {blob}\t{path}")
+            self.git("update-index", "--index-info",
+                     input=("\n".join(lines) + "\n").encode(), env=env)
+            tree = self.git("write-tree", env=env).decode().strip()
+        finally:
+            tmp_index.unlink(missing_ok=True)
+        name, email = author
+        ident = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+                 "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+        return self.git("commit-tree", tree, "-p", parent, input=message.encode(),
+                        env=ident).decode().strip()
+
+    def update_ref(self, new: str, old: str) -> None:
+        """Move the branch to ``new`` only if it is still at ``old`` (compare-and-swap)."""
+        proc = self._run(["update-ref", "-m", "portal save", self.branch_ref(), new, old])
+        if proc.returncode != 0:
+            raise RefMoved(proc.stderr.decode(errors="replace").strip())
+
+    def sync_index(self, paths: list[str]) -> None:
+        """Make git's own index agree with HEAD for ``paths`` so ``git status`` stays clean."""
+        self._run(["reset", "-q", "HEAD", "--", *paths])
+
+    def fsck(self) -> bool:
+        return self._run(["fsck", "--no-progress"]).returncode == 0
+
+    def merge_file(self, yours: bytes, base: bytes, theirs: bytes, tmp_dir: Path
+                   ) -> tuple[bytes, bool]:
+        """Three-way merge of texts; returns (result, clean)."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(dir=tmp_dir) as tmp:
+            names = []
+            for label, data in (("yours", yours), ("base", base), ("theirs", theirs)):
+                target = Path(tmp) / label
+                target.write_bytes(data)
+                names.append(str(target))
+            proc = self._run(["merge-file", "-p", "-L", "yours", "-L", "base", "-L", "theirs",
+                              *names])
+        return proc.stdout, proc.returncode == 0
+
+    def _run(self, args: list[str], *, input: bytes | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", str(self.root), *args], input=input,
+                              capture_output=True, env={**os.environ, **_ENV}, timeout=60)
+
     def adopt(self) -> bool:
         """Make an existing folder of Markdown a repository, committing what is there."""
         if self.is_repo():
@@ -118,6 +287,66 @@ class GitRepo:
             env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
         self.git(*args, env=env)
         return self.git("rev-parse", "HEAD").decode().strip()
+
+
+def _header(fields: list[str]) -> dict:
+    sha, author, email, when, subject, note, material = fields[:7]
+    return {"sha": sha, "author": author, "email": email,
+            "when": dt.datetime.fromisoformat(when), "subject": subject,
+            "note": note.strip(), "material": material.strip().lower() == "yes"}
+
+
+def _raw_changes(raw: str) -> list[tuple[str, str, str, str, str]]:
+    """Parse ``--raw -z`` output into (status, old_blob, new_blob, old_path, path)."""
+    parts = raw.split("\0")
+    changes = []
+    i = 0
+    while i < len(parts):
+        item = parts[i].strip("\n")
+        if not item.startswith(":"):
+            i += 1
+            continue
+        meta = item[1:].split()
+        status = meta[4][0] if len(meta) > 4 else "M"
+        old_blob = "" if set(meta[2]) == {"0"} else meta[2]
+        new_blob = "" if set(meta[3]) == {"0"} else meta[3]
+        if status in "RC":
+            old_path, path = parts[i + 1], parts[i + 2]
+            i += 3
+        else:
+            old_path = path = parts[i + 1]
+            i += 2
+        changes.append((status, old_blob, new_blob, old_path, path))
+    return changes
+
+
+def _split_records(out: str):
+    for record in out.split("\x1e")[1:]:
+        fields = record.split("\x1f")
+        if len(fields) >= 8:
+            yield _header(fields), fields[7]
+
+
+def _parse_log(out: str, path: str) -> list[LogEntry]:
+    entries = []
+    for head, raw in _split_records(out):
+        changes = _raw_changes(raw)
+        if not changes:
+            continue
+        status, old_blob, new_blob, old_path, new_path = changes[0]
+        entries.append(LogEntry(**head, status=status, path=new_path, old_path=old_path,
+                                blob=new_blob, old_blob=old_blob))
+    return entries
+
+
+def _parse_commits(out: str) -> list[tuple[LogEntry, ...]]:
+    commits = []
+    for head, raw in _split_records(out):
+        commits.append(tuple(
+            LogEntry(**head, status=status, path=path, old_path=old_path, blob=new_blob,
+                     old_blob=old_blob)
+            for status, old_blob, new_blob, old_path, path in _raw_changes(raw)))
+    return commits
 
 
 def _common_dir(git_dir: Path) -> Path:
@@ -169,7 +398,7 @@ class ChangeMap:
 
     def _is_ancestor(self, old: str, new: str) -> bool:
         # After a force-push or reset the old HEAD is not an ancestor: rebuild from scratch.
-        return self.repo.succeeds("merge-base", "--is-ancestor", old, new)
+        return self.repo.is_ancestor(old, new)
 
     def _walk(self, rev_range: str) -> tuple[dict[str, Change], dict[str, Change]]:
         try:

@@ -344,8 +344,8 @@ def test_staff_view_as_customer_shows_only_the_public_projection(leak_app):
         preview = staff.get(url + "?as=customer").get_data(as_text=True)
         public = anonymous.get(url).get_data(as_text=True)
         assert canaries_in(preview, request_echoes(url + "?as=customer")) == [], url
-        article = re.compile(r'<div class="content">(.*?)</div>\s*(?:<section id="feedback"|'
-                             r'</article>)', re.S)
+        article = re.compile(r'<div class="content">(.*?)</div>\s*(?:<p class="meta changes-link"|'
+                             r'<section id="feedback"|</article>)', re.S)
         assert article.search(preview).group(1) == article.search(public).group(1), url
     for url in ("/policies/escalation", "/policies/loyalty", f"/policies/{CANARY_SLUG}"):
         assert staff.get(url + "?as=customer").status_code == 404

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
+from flask_login import current_user
 
-from ..audience import PUBLIC, project, visible
-from ..auth import current_viewer
+from ..audience import PUBLIC, project
+from ..auth import can, current_viewer
 from ..catalogue import group_by_tag, paginate, tag_counts, visible_documents
 from ..content import repo, store
+from ..gitrepo import Change
+from ..history import VersionError, page_version
 from ..render import render, without_title
 
 bp = Blueprint("public", __name__)
@@ -62,19 +65,33 @@ def _document(kind: str, slug: str):
     doc = store().get(kind, slug)
     if doc is None:
         abort(404)
-    shown = project(doc, viewer=viewer)
+    try:  # ?rev=, ?as_of= and effective dates pick which version of the document to show
+        version = page_version(doc, sees_internal=viewer.sees_internal,
+                               rev=request.args.get("rev", ""),
+                               as_of_arg=request.args.get("as_of", ""))
+    except VersionError as exc:
+        abort(exc.status)
+    shown = project(version.doc, viewer=viewer)
     if shown is None:
         if viewer.is_staff:  # staff previewing as a customer: say why, keep the 404 status
             return render_template("not_public.html", doc=doc), 404
         abort(404)
     page = render(without_title(shown.body, shown.title))
     return render_template("document.html", doc=shown, page=page, viewer=viewer,
-                           version=repo().last_change(shown.path))
+                           version=_printed(version) or repo().last_change(shown.path),
+                           shown=version,
+                           can_edit=can(current_user, "edit"))
+
+
+def _printed(version) -> Change | None:
+    """The printed "version as of" line names the revision shown, if not the current file."""
+    source = version.source
+    return Change(source.sha, source.entry.when) if source else None
 
 
 @bp.get("/sitemap.xml")
 def sitemap():
-    docs = [d for d in store().all() if visible(d, viewer=PUBLIC)]
+    docs = visible_documents(PUBLIC)
     xml = render_template("sitemap.xml", docs=docs, base=request.url_root.rstrip("/"))
     return Response(xml, mimetype="application/xml")
 
