@@ -34,7 +34,7 @@ MAX_BYTES = 1_000_000  # larger files are refused: nobody reads a 5 MB policy mi
 # "..", ".git" and hidden files can never be named.  Checked before any filesystem access.
 _SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}"
 SLUG_RE = re.compile(rf"^{_SEGMENT}(?:/{_SEGMENT}){{0,7}}$")
-_FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:\r?\n)?^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)",
+FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:\r?\n)?^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)",
                               re.S | re.M)
 _H1_RE = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.M)
 
@@ -142,7 +142,7 @@ def parse(text: str | bytes, *, kind: str, slug: str, path: str) -> Document:
     body = text
     front = ""
     body_start = 1
-    match = _FRONT_MATTER_RE.match(text)
+    match = FRONT_MATTER_RE.match(text)
     if match:
         body = text[match.end():]
         body_start = text.count("\n", 0, match.end()) + 1
@@ -201,7 +201,7 @@ def parse(text: str | bytes, *, kind: str, slug: str, path: str) -> Document:
 
 def split_front_matter(text: str) -> tuple[str, str]:
     """Return (front matter YAML, body) of a source text; ('', text) when there is none."""
-    match = _FRONT_MATTER_RE.match(text)
+    match = FRONT_MATTER_RE.match(text)
     if not match:
         return "", text
     return match.group(1), text[match.end():]

@@ -7,18 +7,20 @@ see internal content, so templates can call it without deciding audience themsel
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from flask import current_app
 
-from . import clarity
+from . import clarity, synonyms
 from .audience import project_body
 from .auth import current_viewer
-from .content import Document, store
+from .content import FRONT_MATTER_RE, Document, store
 from .gitrepo import Change
-from .review import ReviewStatus, review_status
+from .review import ReviewStatus, add_months, review_status
 
 RECENT_DAYS = 30
 MAX_ROWS = 200
@@ -79,8 +81,13 @@ def jargon_list() -> list[dict]:
 
 
 def findings_for(doc: Document) -> list[clarity.Finding]:
-    public_text = project_body(doc.body, sees_internal=False) if doc.is_public else None
-    return clarity.check(doc.body, public_text=public_text, jargon=jargon_list())
+    return clarity_findings(doc.body, public=doc.is_public)
+
+
+def clarity_findings(body: str, *, public: bool) -> list[clarity.Finding]:
+    """Clarity advice for a body; the grade target applies to what customers would read."""
+    public_text = project_body(body, sees_internal=False) if public else None
+    return clarity.check(body, public_text=public_text, jargon=jargon_list())
 
 
 def dashboard_rows(*, view: str, owner: str | None, sort: str) -> list[Row]:
@@ -146,3 +153,50 @@ def overdue_report(*, on: dt.date | None = None, within: int = 0) -> list[tuple[
             out.append((doc, status))
     return sorted(out, key=lambda item: item[1].due)
 
+
+
+# -- writes (each one a commit, so reviews and synonym changes are in the history) ------------
+def set_review_by(text: str, day: dt.date) -> str:
+    """``text`` with its front matter's ``review_by`` set to ``day`` (added if missing)."""
+    match = FRONT_MATTER_RE.match(text)
+    line = f"review_by: {day.isoformat()}"
+    if not match:
+        return f"---\n{line}\n---\n{text}"
+    front = match.group(1)
+    if re.search(r"^review_by\s*:.*$", front, re.M):
+        front = re.sub(r"^review_by\s*:.*$", line, front, count=1, flags=re.M)
+    else:
+        front = front.rstrip("\n") + ("\n" if front.strip() else "") + line
+    return text[:match.start(1)] + front + text[match.end(1):]
+
+
+def _rewrite(path: str, transform: Callable[[str], str], message: str, username: str) -> str:
+    """Commit ``transform(current text)`` of ``path``; refused if the file moved meanwhile."""
+    from . import editing
+
+    target = Path(store().root) / path
+    original = target.read_bytes() if target.is_file() else b""
+    new_text = transform(original.decode("utf-8"))
+
+    def unchanged(head: str) -> None:
+        if (current_app.extensions["kb_repo"].read_file(head, path) or b"") != original:
+            raise editing.EditError(f"{path} changed meanwhile; reload and try again.")
+
+    change = editing.Change(message=message, author=username, material=False)
+    return editing.commit_files({path: new_text.encode("utf-8")}, change, unchanged)
+
+
+def mark_reviewed(doc: Document, *, username: str) -> dt.date:
+    """"Reviewed — no change needed": push ``review_by`` one interval on, as a commit."""
+    months = int(current_app.config["KB_REVIEW_INTERVAL_MONTHS"])
+    day = add_months(today(), months)
+    _rewrite(doc.path, lambda text: set_review_by(text, day),
+             f"Reviewed {doc.title}: no change needed", username)
+    return day
+
+
+def add_synonym(term: str, synonym_of: str, *, username: str) -> None:
+    """Add ``term`` to the synonym group of ``synonym_of`` in ``synonyms.yml``, as a commit."""
+    synonyms.with_synonym("", term, synonym_of)  # validates before anything is locked
+    _rewrite(synonyms.FILE, lambda text: synonyms.with_synonym(text, term, synonym_of),
+             f"Search: treat “{term}” as “{synonym_of}”", username)

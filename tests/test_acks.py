@@ -96,3 +96,15 @@ def test_nothing_visible_anonymously(content_dir, client):
                        ).status_code in (302, 401)
     page = client.get("/policies/refunds").get_data(as_text=True)
     assert "I have read this" not in page and "To read" not in page
+
+
+def test_what_changed_since_last_acknowledged(content_dir, client, auth):
+    first = commit(content_dir, "policies/refunds.md", REFUNDS.format(60), "a\n\nMaterial: yes")
+    auth.login("agent")
+    client.post("/acknowledge/policies/refunds", data={"rev": first})
+    second = commit(content_dir, "policies/refunds.md", REFUNDS.format(90), "b\n\nMaterial: yes")
+    page = client.get("/to-read").get_data(as_text=True)
+    link = f"/diff/policies/refunds?to={second}&amp;from={first}"
+    assert link in page and "since you last confirmed" in page
+    diff = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert "60" in diff and "90" in diff

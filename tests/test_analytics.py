@@ -60,3 +60,24 @@ def test_analytics_page(app, client, auth, db):
     assert "bnpl" in page and "zanzibar" not in page
     assert "zanzibar" in client.get("/manage/search?audience=staff").get_data(as_text=True)
     assert client.get("/manage/search?days=5&audience=x").status_code == 200
+
+
+def test_zero_result_query_becomes_a_synonym_commit(app, client, auth, db, content_dir):
+    from tests.conftest import git
+
+    (content_dir / "synonyms.yml").write_text("# groups\n- [refund, money back]\n")
+    git(content_dir, "add", "-A")
+    git(content_dir, "commit", "-q", "-m", "synonyms")
+    record(db, "repayment", "public", 0)
+    auth.login("editor")
+    page = client.get("/manage/search").get_data(as_text=True)
+    assert 'name="synonym_of"' in page and "/new?title=repayment" in page
+    res = client.post("/manage/synonyms", data={"term": "repayment", "synonym_of": "refund"})
+    assert res.status_code == 303
+    assert (content_dir / "synonyms.yml").read_text() == (
+        "# groups\n- [refund, money back, repayment]\n")
+    assert git(content_dir, "log", "-1", "--format=%an %s").strip() == (
+        "editor Search: treat “repayment” as “refund”")
+    bad = client.post("/manage/synonyms", data={"term": "x]\n- [y", "synonym_of": "refund"})
+    assert bad.status_code == 303
+    assert "Not added" in client.get("/manage/search").get_data(as_text=True)

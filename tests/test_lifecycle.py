@@ -71,3 +71,59 @@ def test_nothing_here_is_visible_anonymously(dated, client):
     for url in ("/manage", "/manage?view=all"):
         body = client.get(url).get_data(as_text=True)
         assert CANARY_TITLE not in body and "Soon policy" not in body
+
+
+def test_reviewed_action_is_a_commit(dated, client, auth, content_dir):
+    before = git(content_dir, "rev-parse", "HEAD").strip()
+    auth.login("editor")
+    page = client.get("/manage").get_data(as_text=True)
+    assert "Reviewed — no change needed" in page
+    res = client.post("/manage/reviewed/policies/overdue", data={"view": "overdue"})
+    assert res.status_code == 303
+    assert "next review by 2027-11-23" in client.get("/manage").get_data(as_text=True)
+    log = git(content_dir, "log", "-1", "--format=%an|%s|%(trailers:key=Material,valueonly)")
+    assert log.strip() == "editor|Reviewed Overdue policy: no change needed|no"
+    assert git(content_dir, "rev-parse", "HEAD~1").strip() == before
+    text = (content_dir / "policies" / "overdue.md").read_text()
+    assert "review_by: 2027-11-23" in text and "We reply quickly." in text
+    assert git(content_dir, "status", "--porcelain") == ""
+    assert "Overdue policy" not in client.get("/manage").get_data(as_text=True)
+
+
+def test_reviewed_action_needs_an_editor(dated, client, auth):
+    assert client.post("/manage/reviewed/policies/overdue").status_code == 302  # to sign in
+    auth.login("agent")
+    assert client.post("/manage/reviewed/policies/overdue").status_code == 403
+    auth.logout()
+    auth.login("editor")
+    assert client.post("/manage/reviewed/policies/missing").status_code == 404
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("---\ntitle: A\nreview_by: 2020-01-01\n---\nBody\n",
+     "---\ntitle: A\nreview_by: 2027-01-31\n---\nBody\n"),
+    ("---\ntitle: A\n---\nBody\n", "---\ntitle: A\nreview_by: 2027-01-31\n---\nBody\n"),
+    ("# Plain\n", "---\nreview_by: 2027-01-31\n---\n# Plain\n"),
+])
+def test_set_review_by(text, expected):
+    import datetime as dt
+
+    from app.lifecycle import set_review_by
+
+    assert set_review_by(text, dt.date(2027, 1, 31)) == expected
+
+
+def test_preview_returns_clarity_findings(client, auth):
+    auth.login("editor")
+    res = client.post("/preview", data={"body": "We reply quickly.", "audience": "public"})
+    findings = res.get_json()["findings"]
+    assert [f["rule"] for f in findings] == ["vague"]
+    assert findings[0]["excerpt"] == "We reply quickly."
+    precise = client.post("/preview", data={"body": "We reply within 24 hours."})
+    assert precise.get_json()["findings"] == []
+
+
+def test_new_document_prefilled_from_a_search(client, auth):
+    auth.login("editor")
+    page = client.get("/new?title=gift%20wrapping").get_data(as_text=True)
+    assert 'value="gift wrapping"' in page

@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import editform, editing
+from .. import editform, editing, lifecycle
 from ..audience import project_body
 from ..auth import can
 from ..content import KINDS, repo, store
@@ -67,8 +67,12 @@ def edit(kind: str, slug: str):
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     _guard()
-    if request.method == "GET":
-        return _form(editform.blank(repo().head()))
+    if request.method == "GET":  # ?title= prefills, e.g. from a search nobody could answer
+        fields = editform.blank(repo().head())
+        fields["title"] = " ".join(request.args.get("title", "").split())[:200]
+        if request.args.get("kind") in KINDS:
+            fields["kind"] = request.args["kind"]
+        return _form(fields)
     fields = editform.from_request(request.form)
     kind, slug = fields["kind"] if fields["kind"] in KINDS else "policy", fields["slug"].strip()
     return _submit(kind, slug, fields, None, lambda text, change: editing.create(
@@ -119,4 +123,8 @@ def preview():
     body = request.form.get("body", "")[:1_000_000]
     # Same pipeline as the page; internal blocks show as the marked "Agents only" callout.
     html = render(project_body(body, sees_internal=True)).html
-    return jsonify(html=html)
+    public = request.form.get("audience") == "public"
+    findings = lifecycle.clarity_findings(body, public=public)
+    return jsonify(html=html, findings=[
+        {"rule": f.rule, "message": f.message, "hint": f.hint, "excerpt": f.excerpt}
+        for f in findings])

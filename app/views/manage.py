@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .. import analytics, lifecycle
 from ..auth import can
+from ..content import document_at
 from ..db import get_db
+from ..editing import EditError
 from ..feedback import recent_comments, summaries
+from ..gitrepo import GitError
 
 bp = Blueprint("manage", __name__)
 VIEWS = ("overdue", "due", "mine", "recent", "all")
@@ -47,7 +50,47 @@ def search_analytics():
                            totals=analytics.totals(db, days=days),
                            top=analytics.top_queries(db, **args),
                            zero=analytics.zero_result_queries(db, **args),
-                           no_click=analytics.no_click_queries(db, **args))
+                           no_click=analytics.no_click_queries(db, **args),
+                           can_edit=can(current_user, "edit"))
+
+
+@bp.post("/manage/reviewed/<section>/<path:slug>")
+@login_required
+def reviewed(section: str, slug: str):
+    if not can(current_user, "edit"):
+        abort(403)
+    doc = document_at(section, slug) or abort(404)
+    try:
+        day = lifecycle.mark_reviewed(doc, username=current_user.username)
+    except (EditError, GitError) as exc:
+        flash(f"Not recorded: {_reason(exc)}")
+    else:
+        flash(f"Review of “{doc.title}” recorded; next review by {day.isoformat()}.")
+    return redirect(url_for("manage.dashboard", view=request.form.get("view") or None), 303)
+
+
+@bp.post("/manage/synonyms")
+@login_required
+def add_synonym():
+    if not can(current_user, "edit"):
+        abort(403)
+    term = request.form.get("term", "")[:100]
+    target = request.form.get("synonym_of", "")[:100]
+    try:
+        lifecycle.add_synonym(term, target, username=current_user.username)
+    except (ValueError, EditError, GitError) as exc:
+        flash(f"Not added: {_reason(exc)}")
+    else:
+        flash(f"Searches for “{term}” now also find “{target}”.")
+    return redirect(url_for("manage.search_analytics"), 303)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, EditError):
+        return " ".join(exc.errors)
+    if isinstance(exc, GitError):
+        return "the content repository could not record the change."
+    return str(exc)
 
 
 def init_app(app) -> None:
