@@ -20,7 +20,7 @@ from .db import register_migration
 from .gitrepo import Change
 
 register_migration("acknowledgements", """
-    CREATE TABLE acknowledgements (
+    CREATE TABLE IF NOT EXISTS acknowledgements (
         user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
         kind TEXT NOT NULL,
         slug TEXT NOT NULL,

@@ -16,7 +16,7 @@ from flask import Flask, current_app, g
 
 MIGRATIONS: dict[str, str] = {
     "users": """
-    CREATE TABLE users (
+    CREATE TABLE IF NOT EXISTS users (
         id INTEGER PRIMARY KEY,
         username TEXT NOT NULL UNIQUE COLLATE NOCASE,
         password_hash TEXT NOT NULL,

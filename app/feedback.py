@@ -11,7 +11,7 @@ from .db import register_migration
 MAX_COMMENT = 500
 
 register_migration("feedback", """
-    CREATE TABLE feedback (
+    CREATE TABLE IF NOT EXISTS feedback (
         id INTEGER PRIMARY KEY,
         created_at TEXT NOT NULL,
         kind TEXT NOT NULL,
@@ -19,7 +19,7 @@ register_migration("feedback", """
         helpful INTEGER NOT NULL CHECK (helpful IN (0, 1)),
         comment TEXT NOT NULL DEFAULT ''
     );
-    CREATE INDEX feedback_doc ON feedback (kind, slug, created_at);
+    CREATE INDEX IF NOT EXISTS feedback_doc ON feedback (kind, slug, created_at);
 """)
 
 

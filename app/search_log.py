@@ -17,7 +17,7 @@ import sqlite3
 from .db import register_migration
 
 register_migration("search_queries", """
-    CREATE TABLE search_queries (
+    CREATE TABLE IF NOT EXISTS search_queries (
         id INTEGER PRIMARY KEY,
         query TEXT NOT NULL,
         audience TEXT NOT NULL CHECK (audience IN ('public', 'staff')),
@@ -25,7 +25,7 @@ register_migration("search_queries", """
         clicked_url TEXT,
         created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
     );
-    CREATE INDEX search_queries_created ON search_queries (created_at);
+    CREATE INDEX IF NOT EXISTS search_queries_created ON search_queries (created_at);
 """)
 
 # Only document addresses are recorded: anything else is not a click on a result.

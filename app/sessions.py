@@ -16,12 +16,12 @@ import time
 from .db import register_migration
 
 register_migration("login_sessions", """
-CREATE TABLE login_sessions (
+CREATE TABLE IF NOT EXISTS login_sessions (
     id TEXT PRIMARY KEY,
     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     started REAL NOT NULL
 );
-CREATE INDEX login_sessions_user ON login_sessions (user_id);
+CREATE INDEX IF NOT EXISTS login_sessions_user ON login_sessions (user_id);
 """)
 
 SESSION_KEY = "_sid"
