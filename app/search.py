@@ -231,7 +231,13 @@ def _hits(searcher: Searcher, query: Q.Query, limit: int) -> tuple[list[dict], b
         searcher.search_with_collector(query, collector)
     except TimeLimit:
         cut = True
-    return [hit.fields() for hit in collector.results()], cut
+    hits = [hit.fields() for hit in collector.results()]
+    if cut and not hits:
+        # A cold or busy worker can use the whole budget before the first match: finish
+        # the scan rather than claim that nothing matches.
+        results = searcher.search(query, limit=_depth(limit), terms=False)
+        hits = [hit.fields() for hit in results]
+    return hits, cut
 
 
 def _result(recs: list[dict], stems: set[str]) -> Result:
