@@ -12,12 +12,13 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from .mdlines import with_code_flags
+
 if TYPE_CHECKING:
     from .content import Document
 
 _OPEN_RE = re.compile(r"^[ \t]{0,3}:{3,}[ \t]*internal[ \t]*$", re.I)
 _CLOSE_RE = re.compile(r"^[ \t]{0,3}:{3,}[ \t]*$")
-_FENCE_RE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 AGENTS_ONLY_TITLE = "Agents only"
 PUBLIC_FIELDS = ("title", "summary", "audience", "tags", "effective")
 
@@ -57,23 +58,16 @@ def split_blocks(body: str) -> tuple[list[Block], list[tuple[int, str]]]:
     current: list[str] = []
     internal = False
     start = 1
-    fence: str | None = None
     opened_at = 0
-    for number, line in enumerate(body.splitlines(), start=1):
-        fence_match = _FENCE_RE.match(line)
-        if fence_match:
-            marker = fence_match.group(1)
-            if fence is None:
-                fence = marker
-            elif marker[0] == fence[0] and len(marker) >= len(fence):
-                fence = None
+    for number, (line, code) in enumerate(with_code_flags(body.splitlines()), start=1):
+        if code:
             current.append(line)
             continue
-        if fence is None and not internal and _OPEN_RE.match(line):
+        if not internal and _OPEN_RE.match(line):
             blocks.append(Block(False, tuple(current), start))
             current, internal, start, opened_at = [], True, number + 1, number
             continue
-        if fence is None and internal and _CLOSE_RE.match(line):
+        if internal and _CLOSE_RE.match(line):
             blocks.append(Block(True, tuple(current), start))
             current, internal, start = [], False, number + 1
             continue

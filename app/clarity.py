@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .mdlines import with_code_flags
+
 VAGUE_PHRASES = {
     "as soon as possible": "say when: “within 2 working days”",
     "asap": "say when: “within 2 working days”",
@@ -34,7 +36,6 @@ _PRECISE_RE = re.compile(
     r"same day|next (working |business )?day|today|tomorrow)\b", re.I)
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9“\"(])")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,]\d+)*")
-_FENCE_RE = re.compile(r"^\s*(`{3,}|~{3,})")
 _LIST_ITEM_RE = re.compile(r"^([-*+]|\d+[.)]|:)\s+(\[[ xX]\]\s+)?")
 _MARKUP_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)|[*_`]+|<[^>]+>")
 
@@ -50,13 +51,9 @@ class Finding:
 def prose_sentences(markdown: str) -> list[str]:
     """Sentences of running text: no code, table rows, headings or markers."""
     lines: list[str] = []
-    in_fence = False
-    for line in markdown.splitlines():
-        if _FENCE_RE.match(line):
-            in_fence = not in_fence
-            continue
+    for line, code in with_code_flags(markdown.splitlines()):
         stripped = line.strip()
-        if (in_fence or not stripped or stripped.startswith(("|", "#", ":::", "!!!", "---"))
+        if (code or not stripped or stripped.startswith(("|", "#", ":::", "!!!", "---"))
                 or set(stripped) <= set("-|: ")):
             lines.append("")  # a paragraph break
             continue
