@@ -66,3 +66,19 @@ def test_markers_inside_code_fences_are_text():
 def test_marker_variants(opener):
     body = f"a\n\n{opener}\nsecret\n:::\n\nb\n"
     assert "secret" not in project_body(body, sees_internal=False)
+
+
+def test_unclosed_fence_does_not_hide_a_marker():
+    """Markdown shows an unclosed ``` as plain text, so the marker after it still counts."""
+    body = "Intro\n\n```\nnot really code\n\n::: internal\nsecret limit\n:::\n\nTail\n"
+    public = project_body(body, sees_internal=False)
+    assert "secret limit" not in public and "Tail" in public
+    from app.render import render
+
+    assert "secret limit" not in render(public).html
+
+
+def test_closed_fences_inside_internal_blocks():
+    body = "::: internal\n```\n:::\n```\nstill internal\n:::\nPublic\n"
+    public = project_body(body, sees_internal=False)
+    assert "still internal" not in public and "Public" in public
