@@ -17,8 +17,9 @@ from .mdlines import with_code_flags
 if TYPE_CHECKING:
     from .content import Document
 
-_OPEN_RE = re.compile(r"^[ \t]{0,3}:{3,}[ \t]*internal[ \t]*$", re.I)
-_CLOSE_RE = re.compile(r"^[ \t]{0,3}:{3,}[ \t]*$")
+# Any indentation: a marker indented into a list item must still hide what follows.
+_OPEN_RE = re.compile(r"^[ \t]*:{3,}[ \t]*internal[ \t]*$", re.I)
+_CLOSE_RE = re.compile(r"^[ \t]*:{3,}[ \t]*$")
 AGENTS_ONLY_TITLE = "Agents only"
 PUBLIC_FIELDS = ("title", "summary", "audience", "tags", "effective")
 

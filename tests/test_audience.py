@@ -82,3 +82,9 @@ def test_closed_fences_inside_internal_blocks():
     body = "::: internal\n```\n:::\n```\nstill internal\n:::\nPublic\n"
     public = project_body(body, sees_internal=False)
     assert "still internal" not in public and "Public" in public
+
+
+def test_indented_markers_inside_list_items():
+    body = "- Step one\n\n    ::: internal\n    secret step\n    :::\n\n- Step two\n"
+    public = project_body(body, sees_internal=False)
+    assert "secret step" not in public and "Step two" in public
