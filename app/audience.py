@@ -12,14 +12,13 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from .mdlines import with_code_flags
-
 if TYPE_CHECKING:
     from .content import Document
 
 # Any indentation: a marker indented into a list item must still hide what follows.
 _OPEN_RE = re.compile(r"^[ \t]*:{3,}[ \t]*internal[ \t]*$", re.I)
 _CLOSE_RE = re.compile(r"^[ \t]*:{3,}[ \t]*$")
+_ANY_FENCE_RE = re.compile(r"^[ \t]*(`{3,}|~{3,})")  # any indent: fences in list items too
 AGENTS_ONLY_TITLE = "Agents only"
 PUBLIC_FIELDS = ("title", "summary", "audience", "tags", "effective")
 
@@ -50,9 +49,14 @@ class Block:
 def split_blocks(body: str) -> tuple[list[Block], list[tuple[int, str]]]:
     """Split a body into public and internal blocks; also return problems found.
 
-    Fenced code is skipped so a ``::: internal`` inside a code sample stays text.  An
-    unclosed internal block runs to the end of the document: failing closed is the safe
-    reading of a forgotten ``:::``.
+    Every reading errs on the side of hiding:
+
+    * an opening ``::: internal`` counts wherever it stands, even inside what looks like a
+      code sample: deciding what Markdown will render as code is exactly where a projection
+      and a renderer could disagree, and such a disagreement must never publish a secret;
+    * inside an internal block, a ``:::`` within fenced code does not close the block (the
+      block may show syntax examples), and a fence that never closes keeps the rest internal;
+    * an unclosed internal block runs to the end of the document.
     """
     blocks: list[Block] = []
     problems: list[tuple[int, str]] = []
@@ -60,15 +64,23 @@ def split_blocks(body: str) -> tuple[list[Block], list[tuple[int, str]]]:
     internal = False
     start = 1
     opened_at = 0
-    for number, (line, code) in enumerate(with_code_flags(body.splitlines()), start=1):
-        if code:
-            current.append(line)
+    fence: str | None = None  # only tracked inside internal blocks
+    for number, line in enumerate(body.splitlines(), start=1):
+        if not internal:
+            if _OPEN_RE.match(line):
+                blocks.append(Block(False, tuple(current), start))
+                current, internal, start, opened_at, fence = [], True, number + 1, number, None
+            else:
+                current.append(line)
             continue
-        if not internal and _OPEN_RE.match(line):
-            blocks.append(Block(False, tuple(current), start))
-            current, internal, start, opened_at = [], True, number + 1, number
-            continue
-        if internal and _CLOSE_RE.match(line):
+        fence_match = _ANY_FENCE_RE.match(line)
+        if fence_match:
+            marker = fence_match.group(1)
+            if fence is None:
+                fence = marker
+            elif marker[0] == fence[0] and len(marker) >= len(fence):
+                fence = None
+        elif fence is None and _CLOSE_RE.match(line):
             blocks.append(Block(True, tuple(current), start))
             current, internal, start = [], False, number + 1
             continue

@@ -55,10 +55,12 @@ def test_unclosed_block_hides_the_rest():
     assert split_blocks(body)[1][0][0] == 3
 
 
-def test_markers_inside_code_fences_are_text():
-    body = "```\n::: internal\n```\nvisible\n"
-    assert "visible" in project_body(body, sees_internal=False)
-    assert "::: internal" in project_body(body, sees_internal=False)
+def test_markers_inside_code_samples_still_hide():
+    """Fail closed: whether Markdown renders a line as code is where a projection and a
+    renderer could disagree, so a marker counts even in what looks like a code sample."""
+    body = "```\n::: internal\nsecret\n:::\n```\nvisible\n"
+    public = project_body(body, sees_internal=False)
+    assert "secret" not in public and "visible" in public
 
 
 @pytest.mark.parametrize("opener", ["::: internal", ":::internal", "::::  Internal",
@@ -88,3 +90,9 @@ def test_indented_markers_inside_list_items():
     body = "- Step one\n\n    ::: internal\n    secret step\n    :::\n\n- Step two\n"
     public = project_body(body, sees_internal=False)
     assert "secret step" not in public and "Step two" in public
+
+
+def test_indented_code_sample_inside_internal_block_does_not_close_it():
+    body = "::: internal\n- example:\n\n    ```\n    :::\n    ```\n\n  secret after\n:::\nPublic\n"
+    public = project_body(body, sees_internal=False)
+    assert "secret after" not in public and "Public" in public
