@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 import click
+import yaml
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
@@ -72,7 +73,26 @@ def check_problems() -> list[Problem]:
         problems.extend(doc.problems)
         for line, message in split_blocks(doc.body)[1]:
             problems.append(Problem(doc.path, doc.body_start + line - 1, message))
+    problems.extend(_list_file_problems(st.root / "synonyms.yml", "[word, word, ...] groups"))
+    problems.extend(_list_file_problems(st.root / "jargon.yml", "{term: ..., hint: ...} entries"))
     return sorted(problems, key=lambda p: (p.path, p.line or 0))
+
+
+def _list_file_problems(path, what: str) -> list[Problem]:
+    """The owner-edited YAML lists (synonyms, jargon) must parse, or they are ignored."""
+    if not path.is_file():
+        return []
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return [Problem(path.name, mark.line + 1 if mark else None,
+                        f"not valid YAML ({getattr(exc, 'problem', None) or exc}); ignored")]
+    if data is not None and not isinstance(data, list):
+        return [Problem(path.name, 1, f"must be a list of {what}; ignored")]
+    return [Problem(path.name, None, f"entry {number} is not one of the {what}; skipped")
+            for number, entry in enumerate(data or [], start=1)
+            if not isinstance(entry, list | dict)]
 
 
 @kb.command("check")

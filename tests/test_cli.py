@@ -69,3 +69,13 @@ def test_users_add_rejects_bad_input(runner):
     assert result.exit_code != 0 and "already exists" in result.output
     result = runner.invoke(args=["users", "add", "bad name", "--password", "long enough pw"])
     assert result.exit_code != 0
+
+
+def test_kb_check_reports_broken_synonyms_and_jargon(runner, content_dir):
+    (content_dir / "synonyms.yml").write_text("- [refund, money back\n")
+    (content_dir / "jargon.yml").write_text("just: a mapping\n")
+    result = runner.invoke(args=["kb", "check"])
+    assert result.exit_code == 1
+    assert any(line.startswith("synonyms.yml:") and "not valid YAML" in line
+               for line in result.output.splitlines())
+    assert "jargon.yml:1: must be a list" in result.output
