@@ -242,7 +242,7 @@ def test_kill_reindex_midway(server):
             wait_for(lambda p=proc: p.poll() is not None
                      or any((server.data_dir / "index").glob(".build-*")), 30, "a build")
             if proc.poll() is None:
-                time.sleep(0.2)
+                time.sleep(0.05)  # into the build (150 documents take about a second)
                 kill_group(proc)
                 caught = any((server.data_dir / "index").glob(".build-*"))
             if caught:
@@ -269,7 +269,11 @@ def test_deleted_search_index_recovers_by_itself(server):
                  threads=3) as traffic:
         wait_for_traffic(traffic, "before", 10)
         traffic.mark("deleted")
-        shutil.rmtree(server.data_dir / "index")
+        # Moved away first, so the directory vanishes at once: a recursive delete would race
+        # with the rebuild that the missing files start.
+        gone = server.data_dir / "index-deleted"
+        (server.data_dir / "index").rename(gone)
+        shutil.rmtree(gone, ignore_errors=True)  # a builder may still write in there
         wait_for(lambda: search_hits(server) == before, 30, "search to recover")
         traffic.mark("after")
         wait_for_traffic(traffic, "after", 10)
