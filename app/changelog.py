@@ -19,7 +19,7 @@ from .audience import PUBLIC, project, visible
 from .content import parse, repo, store
 from .diffing import Diff, diff
 from .gitrepo import LogEntry
-from .history import locate, revisions
+from .history import locate, revisions, today
 from .lru import SizedLRU
 
 SITE_SCAN = 400  # commits examined for "What changed"
@@ -98,6 +98,12 @@ def _change(entry: LogEntry, kind: str, slug: str, texts) -> PublicChange | None
                         entry.sha)
 
 
+def _applies(change: PublicChange) -> bool:
+    """An upcoming version (``effective`` after today) is not public until its date: its
+    text and title stay out of the changelog and the feed until then."""
+    return change.effective is None or change.effective <= today()
+
+
 def _public_now(kind: str, slug: str) -> bool:
     doc = store().get(kind, slug)
     return doc is not None and visible(doc, viewer=PUBLIC)
@@ -114,7 +120,7 @@ def _remember(key: tuple, value: list[PublicChange]) -> list[PublicChange]:
 def document_changes(kind: str, slug: str, path: str, limit: int = PER_PAGE
                      ) -> list[PublicChange]:
     """The newest ``limit`` public changes of one document (walks only as far as needed)."""
-    key = ("doc", repo().head(), path, limit)
+    key = ("doc", repo().head(), path, limit, today())
     hit = _results.get(key)  # one lookup: another thread may evict between two
     if hit is not None:
         return hit
@@ -125,7 +131,7 @@ def document_changes(kind: str, slug: str, path: str, limit: int = PER_PAGE
         texts = _public_texts([(b, kind, slug) for e in chunk for b in (e.blob, e.old_blob)])
         for entry in chunk:
             change = _change(entry, kind, slug, texts)
-            if change:
+            if change and _applies(change):
                 found.append(change)
         if len(found) >= limit:
             break
@@ -134,7 +140,7 @@ def document_changes(kind: str, slug: str, path: str, limit: int = PER_PAGE
 
 def site_changes(limit: int = 50) -> list[PublicChange]:
     """Public changes across all documents, newest first (from the last SITE_SCAN commits)."""
-    key = ("site", repo().head(), limit)
+    key = ("site", repo().head(), limit, today())
     hit = _results.get(key)  # one lookup: another thread may evict between two
     if hit is not None:
         return hit
@@ -152,7 +158,7 @@ def site_changes(limit: int = 50) -> list[PublicChange]:
         _by_commit.put(commit[0].sha, light)
     # Only documents that are public today: a page made internal later leaves no trace here.
     found = [c for commit in commits for c in _by_commit.get(commit[0].sha, [])
-             if _public_now(c.kind, c.slug)]
+             if _public_now(c.kind, c.slug) and _applies(c)]
     return _remember(key, found[:limit])
 
 

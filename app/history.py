@@ -264,6 +264,8 @@ def page_version(doc: Document, *, sees_internal: bool, rev: str = "", as_of_arg
         on = parse_date(as_of_arg)
         if on is None:
             raise VersionError(400)
+        if not sees_internal:
+            on = min(on, today())  # the public never reads a version before it applies
         found = as_of(doc.kind, doc.slug, on)
         if found is None:
             raise VersionError(404)
@@ -272,8 +274,8 @@ def page_version(doc: Document, *, sees_internal: bool, rev: str = "", as_of_arg
         revs = revisions(doc.path)
         target = find(revs, rev)
         old = document_at(target, doc.kind, doc.slug) if target else None
-        if old is None:
-            raise VersionError(404)
+        if old is None or (not sees_internal and old.effective and old.effective > today()):
+            raise VersionError(404)  # an upcoming version is not public before its date
         return PageVersion(old, target, len(revs))
     if doc.effective is None or doc.effective <= today():
         return PageVersion(doc)

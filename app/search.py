@@ -280,7 +280,8 @@ def init_app(app: Flask) -> None:
     app.extensions["kb_search"] = svc
     if repo.is_repo() and not _is_maintenance_command():
         try:
-            svc.ensure()
+            with app.app_context():  # the public index needs today's version in force
+                svc.ensure()
         except Exception:  # pages must still be served; search retries on first use
             log.exception("could not build the search index at start-up")
 

@@ -17,6 +17,7 @@ reflects; when HEAD moves, the changed files are re-indexed.  Every write goes t
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import fcntl
 import logging
 import os
@@ -123,6 +124,10 @@ def split_sections(body: str) -> tuple[str, list[Section]]:
 
 def records(doc: Document, viewer: Viewer) -> list[dict]:
     """Index records of ``doc`` as ``viewer`` may see it (none when it must not exist)."""
+    if not viewer.sees_internal and doc.effective is not None:
+        doc = _in_force(doc)
+        if doc is None:
+            return []
     shown = project(doc, viewer=viewer)
     if shown is None:
         return []
@@ -144,6 +149,19 @@ def records(doc: Document, viewer: Viewer) -> list[dict]:
                     "text": sec.text[:8000],
                     "content": _content(shown.title, sec.heading, sec.text)})
     return out
+
+
+def _in_force(doc: Document) -> Document | None:
+    """The version the public may read today: an upcoming text (``effective`` after today)
+    must not be searchable before its date.  Without an app (a forked builder) the version
+    in force cannot be looked up, so such a document is left out of the public index."""
+    from flask import has_app_context
+
+    from .history import in_force, today
+
+    if doc.effective <= (today() if has_app_context() else _dt.date.today()):
+        return doc
+    return in_force(doc)[1] if has_app_context() else None
 
 
 def _content(title: str, heading: str, body: str) -> str:

@@ -8,14 +8,20 @@ Bounded: it runs for ``--seconds`` or until ``--max-requests``, whichever comes 
 talks to loopback addresses only.  The load generator runs in separate processes (threads
 with keep-alive ``http.client`` connections) so it does not share a GIL with the server.
 
-The mix is a table (``SLICES``): 70 % page views, 25 % search-as-you-type, 5 % saves.  A
-slice whose endpoint does not exist yet is skipped with a note and its share goes to page
-views; adding the real request later is one function.
+The mix is a table (``discover``): 70 % page views, 25 % search-as-you-type (each request
+is the next keystroke of a query being typed: "r", "re", "ref", … against ``/api/search``),
+5 % saves through the real edit form (an editor GETs ``/edit/policies/<slug>`` for the CSRF
+token and ``base_rev``, changes one line of their own and POSTs).  Two editors saving the same
+document at once get a 409: that is the conflict protection working, so it is counted apart
+from errors and the save is retried on the new version, as a person would.  Saves change
+the content repository, so against ``--url`` they run only with ``--editor USER:PASSWORD``.
+A slice whose endpoint does not exist is skipped with a note; its share goes to page views.
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import http.client
 import multiprocessing as mp
 import os
@@ -37,19 +43,26 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 AGENT = ("bench-agent", "bench agent password")
+EDITOR = ("bench-editor", "bench editor password")
 QUERIES = ["refund", "return label", "shipping time", "invoice", "escalat", "complaint",
            "goodwill credit", "privacy request", "exchange", "damaged item", "late delivery"]
+SAVE_DOCS = 10  # saves go to the first policies: concurrent saves sometimes meet
+MAX_RETRIES = 5
 
 
 # -- one persistent connection per client thread -------------------------------------------
 class Client:
-    def __init__(self, base: str, signed_in: bool):
+    def __init__(self, base: str, signed_in: bool, account: tuple[str, str] = AGENT):
         parts = urlsplit(base)
+        self.base = base
         self.host, self.port = parts.hostname, parts.port
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=15)
         self.cookies: dict[str, str] = {}
+        self.typing: tuple[str, int] = ("", 0)  # the query being typed, keystrokes so far
+        self.editor: Client | None = None  # this agent's editor session, made on first save
+        self.conflicts = 0
         if signed_in:
-            self.login()
+            self.login(account)
 
     def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
@@ -75,10 +88,11 @@ class Client:
                 self.cookies[name] = rest.split(";", 1)[0]
         return res.status, payload
 
-    def login(self) -> None:
+    def login(self, account: tuple[str, str] = AGENT) -> None:
         _, page = self.request("GET", "/login")
         token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        status, _ = self.request("POST", "/login", {"username": AGENT[0], "password": AGENT[1],
+        status, _ = self.request("POST", "/login", {"username": account[0],
+                                                    "password": account[1],
                                                     "csrf_token": token.decode()})
         if status != 302:
             raise RuntimeError(f"bench login failed: {status}")
@@ -101,15 +115,61 @@ def page_view(client: Client, rng: random.Random, pages: list[str]) -> tuple[int
 
 def search_request(path: str) -> Callable:
     def run(client: Client, rng: random.Random, pages: list[str]) -> tuple[int, bool]:
-        # Search-as-you-type: the query grows one keystroke at a time.
-        query = rng.choice(QUERIES)
-        query = query[: rng.randint(2, len(query))]
-        status, _ = client.request("GET", path + quote(query))
-        return status, status == 200
+        # Search-as-you-type: each request is the next keystroke of the query being typed.
+        query, typed = client.typing
+        if typed >= len(query):
+            query, typed = rng.choice(QUERIES), 0
+        typed += 1
+        client.typing = (query, typed)
+        status, body = client.request("GET", path + quote(query[:typed]))
+        return status, status == 200 and body.startswith(b"{")
     return run
 
 
-def discover(base: str) -> tuple[list[Slice], list[str]]:
+_INPUT_RE = re.compile(r'<input\b[^>]*?\bname="(\w+)"[^>]*?\bvalue="([^"]*)"')
+_SELECTED_RE = re.compile(r'<select name="audience">.*?<option value="(\w+)" selected', re.S)
+_BODY_RE = re.compile(r'<textarea name="body"[^>]*>(.*?)</textarea>', re.S)
+
+
+def edit_form(page: str) -> dict[str, str]:
+    """The edit form's fields as the browser would send them (material left unchecked)."""
+    fields: dict[str, str] = {}
+    for name, value in _INPUT_RE.findall(page):
+        if name not in ("material", "new_slug"):
+            fields.setdefault(name, html.unescape(value))  # the first form is the editor
+    audience = _SELECTED_RE.search(page)
+    fields["audience"] = audience.group(1) if audience else "internal"
+    body = _BODY_RE.search(page)
+    fields["body"] = html.unescape(body.group(1)) if body else ""
+    return fields
+
+
+def save_request(slugs: list[str], editor: tuple[str, str]) -> Callable:
+    def run(client: Client, rng: random.Random, pages: list[str]) -> tuple[int, bool]:
+        if client.editor is None:
+            client.editor = Client(client.base, signed_in=True, account=editor)
+        me = client.editor
+        path = "/edit/policies/" + rng.choice(slugs)
+        line = f"Bench note {id(me) % 10_000}: edit {rng.randrange(10**6)}."
+        for _ in range(MAX_RETRIES):
+            status, page = me.request("GET", path)
+            if status != 200:
+                return status, False
+            form = edit_form(page.decode())
+            # One line per editor, replaced on each save: a small change of one's own.
+            kept = [x for x in form["body"].splitlines() if not x.startswith(line[:16])]
+            form["body"] = "\n".join([*kept, "", line]).strip() + "\n"
+            form["message"] = "Bench save"
+            status, _ = me.request("POST", path, form)
+            if status != 409:
+                return status, status in (302, 303)
+            client.conflicts += 1  # someone saved first: retry on the new version
+        return 409, False
+    return run
+
+
+def discover(base: str, editor: tuple[str, str] | None = None
+             ) -> tuple[list[Slice], list[str]]:
     """Probe the server for what exists; returns the mix and the page URLs to read."""
     client = Client(base, signed_in=False)
     _, sitemap = client.request("GET", "/sitemap.xml")
@@ -118,26 +178,35 @@ def discover(base: str) -> tuple[list[Slice], list[str]]:
     search = None
     for path in ("/api/search?q=", "/search?q="):
         if client.request("GET", path + "refund")[0] == 200:
-            search = Slice("search", 0.25, search_request(path), f"GET {path}…")
+            search = Slice("search", 0.25, search_request(path), f"GET {path}… per keystroke")
             break
     if search is None:
         search = Slice("search", 0.25, None, "skipped: no /api/search or /search endpoint yet")
-    # Saves need the edit endpoint (history/editing work); plug its request in here.
-    saves = Slice("save", 0.05, None, "skipped: no edit endpoint yet")
+    slugs = [p.removeprefix("/policies/") for p in pages if p.startswith("/policies/")]
+    slugs = [s for s in slugs if s and "/" not in s][:SAVE_DOCS]
+    if editor is None:
+        saves = Slice("save", 0.05, None, "skipped: --no-saves, or --url without --editor")
+    elif not slugs:
+        saves = Slice("save", 0.05, None, "skipped: no public policy to edit")
+    else:
+        saves = Slice("save", 0.05, save_request(slugs, editor),
+                      f"GET + POST /edit/policies/<one of {len(slugs)}>; 409 retried")
     views = Slice("page view", 0.70, page_view, f"GET one of {len(pages)} pages")
     return [views, search, saves], pages
 
 
 # -- client processes ----------------------------------------------------------------------
 def client_process(base: str, threads: int, deadline: float, budget: int, seed: int,
-                   mix: list[tuple[str, float]], pages: list[str], out: mp.Queue) -> None:
-    slices, _ = discover(base)
+                   mix: list[tuple[str, float]], pages: list[str], out: mp.Queue,
+                   editor: tuple[str, str] | None = None) -> None:
+    slices, _ = discover(base, editor)
     runners = {s.name: s.run for s in slices}
     names = [name for name, _ in mix]
     weights = [weight for _, weight in mix]
     results: list[tuple[str, float, bool, int]] = []
     lock = threading.Lock()
     count = [0]
+    conflicts = [0]
 
     def loop(index: int) -> None:
         rng = random.Random(seed * 1000 + index)
@@ -157,13 +226,14 @@ def client_process(base: str, threads: int, deadline: float, budget: int, seed: 
             local.append((name, time.perf_counter() - start, ok, status))
         with lock:
             results.extend(local)
+            conflicts[0] += client.conflicts
 
     workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
     for thread in workers:
         thread.start()
     for thread in workers:
         thread.join()
-    out.put(results)
+    out.put((results, conflicts[0]))
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -173,9 +243,34 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
+def paced_saves(base: str, rate: float, deadline: float, editor: tuple[str, str],
+                out: list) -> None:
+    """Saves at a steady ``rate`` per second from one editor (open loop: a slow save does not
+    slow the readers' clients down), recorded like the other slices."""
+    slices, pages = discover(base, editor)
+    save = next(s.run for s in slices if s.name == "save")
+    client, rng = Client(base, signed_in=False), random.Random(7)
+    due = time.monotonic()
+    while due < deadline:
+        time.sleep(max(0.0, due - time.monotonic()))
+        start = time.perf_counter()
+        try:
+            status, ok = save(client, rng, pages)
+        except (OSError, http.client.HTTPException):
+            status, ok = 0, False
+        out.append(("save", time.perf_counter() - start, ok, status))
+        due += 1 / rate
+    out.append(client.conflicts)
+
+
 def run_load(base: str, seconds: float, processes: int, threads: int,
-             max_requests: int, quiet: bool = False) -> dict:
-    slices, pages = discover(base)
+             max_requests: int, quiet: bool = False,
+             editor: tuple[str, str] | None = None, save_rate: float = 0) -> dict:
+    slices, pages = discover(base, editor)
+    if save_rate and editor:  # saves run paced in their own thread, not in the mix
+        for s in slices:
+            if s.name == "save":
+                s.run, s.note = None, f"{save_rate:g} per second from one editor (paced)"
     active = [s for s in slices if s.run is not None]
     skipped = [s for s in slices if s.run is None]
     # A skipped slice's share goes to page views so the offered load stays comparable.
@@ -188,15 +283,29 @@ def run_load(base: str, seconds: float, processes: int, threads: int,
     deadline = start + seconds
     procs = [mp.Process(target=client_process,
                         args=(base, threads, deadline, max_requests // processes, n, mix, pages,
-                              queue))
+                              queue, editor))
              for n in range(processes)]
     for proc in procs:
         proc.start()
+    paced: list = []
+    pacer = None
+    if save_rate and editor:
+        pacer = threading.Thread(target=paced_saves, args=(base, save_rate, deadline, editor,
+                                                           paced))
+        pacer.start()
+        mix = [*mix, ("save", 0.0)]
     results = []
+    conflicts = 0
     for _ in procs:
-        results.extend(queue.get(timeout=seconds + 120))
+        got, clashes = queue.get(timeout=seconds + 120)
+        results.extend(got)
+        conflicts += clashes
     for proc in procs:
         proc.join(timeout=30)
+    if pacer is not None:
+        pacer.join(timeout=60)
+        conflicts += paced.pop() if paced and isinstance(paced[-1], int) else 0
+        results.extend(paced)
     elapsed = time.monotonic() - start
     report = {"seconds": round(elapsed, 2), "requests": len(results),
               "errors": sum(not ok for _, _, ok, _ in results), "slices": {}}
@@ -210,6 +319,8 @@ def run_load(base: str, seconds: float, processes: int, threads: int,
             "mean_ms": round(statistics.fmean(lat), 2) if lat else 0.0,
             "errors": len(errors), "error_statuses": sorted(set(errors))[:5],
         }
+    if "save" in report["slices"]:
+        report["slices"]["save"]["conflicts"] = conflicts
     return report
 
 
@@ -232,6 +343,7 @@ def start_server(workdir: Path, workers: int | None) -> tuple[subprocess.Popen, 
     conn = connect(data / "portal.sqlite3")
     migrate(conn, str(data / "portal.sqlite3.lock"))
     add_user(conn, AGENT[0], AGENT[1], "agent")
+    add_user(conn, EDITOR[0], EDITOR[1], "editor")
     conn.close()
     port = free_port()
     env = {**os.environ, "KB_DATA_DIR": str(data), "KB_CONTENT_DIR": str(content),
@@ -267,12 +379,20 @@ def main() -> None:
     parser.add_argument("--clients", default="2x4", help="PROCESSESxTHREADS (default 2x4)")
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: the config)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
+    parser.add_argument("--editor", help="USER:PASSWORD of an editor for the saves slice "
+                                         "(with --url; our own server has one)")
+    parser.add_argument("--no-saves", action="store_true",
+                        help="read-only mix: the saves' share goes to page views")
+    parser.add_argument("--save-rate", type=float, default=0,
+                        help="instead of 5%% of the mix, save N times per second from one "
+                             "paced editor (the 5%% go to page views)")
     args = parser.parse_args()
     processes, threads = (int(n) for n in args.clients.lower().split("x"))
     if args.seconds > 120 or args.max_requests > 1_000_000:
         parser.error("bounded run: at most 120 seconds and 1,000,000 requests")
 
     proc = tmp = None
+    editor = tuple(args.editor.split(":", 1)) if args.editor else None
     if args.url:
         if urlsplit(args.url).hostname not in ("127.0.0.1", "localhost", "::1"):
             parser.error("loopback only: --url must be http://127.0.0.1:PORT")
@@ -280,14 +400,19 @@ def main() -> None:
     else:
         tmp = Path(tempfile.mkdtemp(prefix="kb-bench-"))
         proc, base = start_server(tmp, args.workers)
+        editor = EDITOR
+    if args.no_saves:
+        editor = None
     try:
         print(f"server {base}; clients {processes} processes x {threads} threads; "
               f"{args.seconds:g} s (after {args.warmup:g} s warm-up), "
               f"at most {args.max_requests} requests; CPUs: {os.cpu_count()}")
         if args.warmup:
-            run_load(base, args.warmup, processes, threads, args.max_requests, quiet=True)
+            run_load(base, args.warmup, processes, threads, args.max_requests, quiet=True,
+                     editor=editor, save_rate=args.save_rate)
             print("  (warm-up done)")
-        report = run_load(base, args.seconds, processes, threads, args.max_requests)
+        report = run_load(base, args.seconds, processes, threads, args.max_requests,
+                          editor=editor, save_rate=args.save_rate)
     finally:
         if proc is not None:
             os.killpg(proc.pid, 15)
@@ -301,7 +426,8 @@ def main() -> None:
     for name, s in report["slices"].items():
         print(f"{name:<10} {s['count']:>7} {s['per_second']:>8} {s['p50_ms']:>8} "
               f"{s['p95_ms']:>8} {s['p99_ms']:>8} {s['errors']:>7}"
-              + (f"  statuses {s['error_statuses']}" if s["errors"] else ""))
+              + (f"  statuses {s['error_statuses']}" if s["errors"] else "")
+              + (f"  (409 conflicts retried: {s['conflicts']})" if "conflicts" in s else ""))
     views = report["slices"].get("page view", {}).get("per_second", 0)
     verdict = "met" if views >= 500 and report["errors"] == 0 else "NOT met"
     print(f"\ntarget >= 500 page views/s with 0 errors: {verdict} ({views} page views/s)")

@@ -1,27 +1,33 @@
 """Fault-drill helpers for live-server tests: background traffic, killing workers, held locks.
 
 A drill is: start ``Traffic`` against a ``LiveServer``, inject a fault (``kill_worker``,
-``held_flock``, ``held_sqlite_write``, deleting files), stop the traffic and assert on what
-the clients saw (``Traffic.statuses``, ``Traffic.failures``) and on what the server still has.
-Drills for saving and reindexing reuse these helpers with their own request functions.
+``held_flock``, ``held_sqlite_write``, deleting files, ``kill_group`` of a ``kb`` command),
+stop the traffic and assert on what the clients saw (``Traffic.statuses``,
+``Traffic.failures``) and on what the server still has (``git_fsck``).  ``Saver`` is the
+request function of an editor saving through the real edit form.
 """
 
 from __future__ import annotations
 
 import fcntl
+import html
 import http.client
 import os
+import re
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.live import LiveServer
+from tests.live import ROOT, USER_AGENT, LiveServer
 
 Request = Callable[[http.client.HTTPConnection], int]
 
@@ -181,3 +187,79 @@ def delete_caches(data_dir: Path, keep: tuple[str, ...] = ("portal.sqlite3", "se
             item.unlink()
         removed.append(item.name)
     return sorted(removed)
+
+
+class Saver:
+    """A request function saving ``path`` (``/edit/policies/<slug>``) through the edit form:
+    GET it for the CSRF token and ``base_rev``, then POST the body with a new marker line and
+    the marker in the commit message.  Markers of saves the server acknowledged (302) are
+    kept in ``acknowledged``; a 409 (someone saved first) is an honest refusal."""
+
+    _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+    _BASE = re.compile(r'name="base_rev" value="([^"]*)"')
+    _BODY = re.compile(r'<textarea name="body"[^>]*>(.*?)</textarea>', re.S)
+
+    def __init__(self, path: str, cookie: str):
+        self.path, self.cookie = path, cookie
+        self.acknowledged: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, conn: http.client.HTTPConnection) -> int:
+        from urllib.parse import urlencode
+
+        conn.request("GET", self.path, headers={"Cookie": self.cookie, "User-Agent": USER_AGENT})
+        res = conn.getresponse()
+        page = res.read().decode()
+        self._keep_cookie(res)
+        if res.status != 200:
+            return res.status
+        marker = "drill" + uuid.uuid4().hex[:12]
+        body = html.unescape(self._BODY.search(page).group(1))
+        kept = [line for line in body.splitlines() if not line.startswith("Saved by drill")]
+        form = {"csrf_token": self._TOKEN.search(page).group(1),
+                "base_rev": self._BASE.search(page).group(1), "title": "Drill",
+                "audience": "public", "body": "\n".join([*kept, f"Saved by {marker}."]),
+                "message": f"Drill save {marker}"}
+        conn.request("POST", self.path, body=urlencode(form), headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Cookie": self.cookie,
+            "User-Agent": USER_AGENT})
+        res = conn.getresponse()
+        res.read()
+        self._keep_cookie(res)
+        if res.status == 302:
+            with self._lock:
+                self.acknowledged.append(marker)
+        return res.status
+
+
+    def _keep_cookie(self, res: http.client.HTTPResponse) -> None:
+        """The session cookie changes when the CSRF secret is first stored: keep the latest."""
+        for header, value in res.getheaders():
+            if header.lower() == "set-cookie" and value.startswith("session="):
+                with self._lock:
+                    self.cookie = value.split(";", 1)[0]
+
+
+def git_fsck(root: Path) -> str:
+    """``git fsck --full`` output; raises when the repository is damaged.  Dangling objects
+    (a blob written by a save killed before its commit) are harmless and allowed."""
+    out = subprocess.run(["git", "-C", str(root), "fsck", "--full", "--no-progress"],
+                         capture_output=True, text=True, timeout=60)
+    problems = [line for line in (out.stdout + out.stderr).splitlines()
+                if line and not line.startswith(("dangling ", "notice:"))]
+    assert out.returncode == 0 and not problems, out.stdout + out.stderr
+    return out.stdout
+
+
+def kb_command(server: LiveServer, *args: str) -> subprocess.Popen:
+    """Start ``flask --app wsgi kb ...`` against the server's data, in its own process group
+    (so ``kill_group`` takes its helper processes too, as a crash of the machine would)."""
+    flask = str(Path(sys.executable).with_name("flask"))
+    return subprocess.Popen([flask, "--app", "wsgi", "kb", *args], cwd=ROOT, env=server.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)

@@ -16,6 +16,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Sign-in sessions are bound to the client's address and User-Agent (Flask-Login "strong"
+# protection): raw http.client requests reusing a LiveClient's cookie send the same agent.
+USER_AGENT = "kb-live-tests"
 
 
 def free_port() -> int:
@@ -113,6 +116,7 @@ class LiveClient:
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar),
                                                   _NoRedirect())
+        self.opener.addheaders = [("User-Agent", USER_AGENT)]
 
     def request(self, path: str, data: dict | None = None) -> tuple[int, str]:
         body = urllib.parse.urlencode(data).encode() if data is not None else None

@@ -117,6 +117,30 @@ def test_git_failure_is_a_clear_503_not_a_500(client, auth, content_dir, monkeyp
     assert "disk full" not in res.text
 
 
+def test_stuck_write_lock_is_a_clear_503_and_keeps_the_text(app, client, auth, content_dir,
+                                                             monkeypatch):
+    """A process holding the write lock past the timeout: the save answers 503 with the
+    reason and the user's text, nothing is committed, and the next save works."""
+    import functools
+    from pathlib import Path
+
+    from app import editing
+    from tests.faults import held_flock
+
+    auth.login("editor")
+    fields = form_of(client.get("/edit/policies/refunds").text)
+    fields["body"] += "\nWaiting text.\n"
+    before = git_out(content_dir, "rev-parse", "HEAD")
+    monkeypatch.setattr(editing, "write_lock",
+                        functools.partial(editing.write_lock, timeout=0.3))
+    with held_flock(Path(app.config["KB_DATA_DIR"]) / "write.lock"):
+        res = client.post("/edit/policies/refunds", data=fields)
+    assert res.status_code == 503
+    assert "taking too long" in res.text and "Waiting text." in res.text
+    assert git_out(content_dir, "rev-parse", "HEAD") == before
+    assert client.post("/edit/policies/refunds", data=fields).status_code == 302
+
+
 def test_new_document(client, auth, content_dir):
     auth.login("editor")
     fields = form_of(client.get("/new").text)

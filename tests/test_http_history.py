@@ -149,19 +149,29 @@ def test_staff_see_upcoming_banner(upcoming, client, auth):
     assert "In force since March." in customer.text and "Coming in 2027" not in customer.text
 
 
-@pytest.mark.parametrize(("as_of", "status", "text"), [
-    ("2026-03-01", 200, "In force since March."),
-    ("2026-12-31", 200, "In force since March."),
-    ("2027-01-01", 200, "Coming in 2027."),
-    ("2026-02-28", 404, None),
-    ("2026-13-01", 400, None),
-    ("yesterday", 400, None),
+@pytest.mark.parametrize(("as_of", "status", "text", "label"), [
+    ("2026-03-01", 200, "In force since March.", "2026-03-01"),
+    ("2026-12-31", 200, "In force since March.", "2026-12-31"),
+    # The public never reads a version before it applies: a later date means today.
+    ("2027-01-01", 200, "In force since March.", "2026-12-31"),
+    ("2026-02-28", 404, None, None),
+    ("2026-13-01", 400, None, None),
+    ("yesterday", 400, None, None),
 ])
-def test_as_of(upcoming, client, as_of, status, text):
+def test_as_of(upcoming, client, as_of, status, text, label):
+    upcoming.config["KB_TODAY"] = dt.date(2026, 12, 31)
     res = client.get(f"/policies/refunds?as_of={as_of}")
     assert res.status_code == status
     if text:
-        assert text in res.text and f"Version in force on {as_of}" in res.text
+        assert text in res.text and f"Version in force on {label}" in res.text
+        assert "Coming in 2027." not in res.text
+
+
+def test_as_of_future_for_staff(upcoming, client, auth):
+    upcoming.config["KB_TODAY"] = dt.date(2026, 12, 31)
+    auth.login("agent")
+    res = client.get("/policies/refunds?as_of=2027-01-01")
+    assert "Coming in 2027." in res.text and "Version in force on 2027-01-01" in res.text
 
 
 def test_as_of_never_shows_internal_revision(client, content_dir):

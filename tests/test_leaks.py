@@ -4,17 +4,22 @@ Canary strings sit in internal documents, internal blocks, internal titles, summ
 slugs, owners, commit messages, a deleted internal document and in documents that changed
 audience (internal → public and public → internal).  An anonymous client then crawls every
 reachable URL (links, sitemap, robots, static files, error pages) plus the ``PROBES`` below,
-and no response body or header may contain a canary.
+and no response body or header may contain a canary.  A public page also has an upcoming
+version (``effective`` after ``KB_TODAY``): its new text must not show before that date.
 
-Adding a feature's URL is one line in ``PROBES``.  Placeholders: ``{q}`` (every canary, its
-prefixes and typos), ``{folder}``/``{slug}`` (every document, public, internal or deleted),
-``{rev}``/``{rev2}`` (every commit, full and short).  A probe for a URL that does not exist
-yet passes while it answers a clean 404; once the feature lands, its output is checked.
+Adding a feature's URL is one line in ``PROBES`` (GET) or ``POST_PROBES``.  Placeholders:
+``{q}`` (every canary, its prefixes and typos), ``{folder}``/``{slug}`` (every document,
+public, internal or deleted), ``{rev}``/``{rev2}`` (every commit, full and short),
+``{date}`` (days around the fixture commits and the upcoming effective date).  Staff
+previewing "as customer" get the ``CUSTOMER_PROBES`` and must see no canary either.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import html
+import itertools
+import json
 import re
 import textwrap
 from collections import deque
@@ -43,27 +48,58 @@ CANARY_FORMER = "leakcanaryformerlyinternal"  # in an internal version of a now-
 CANARY_TURNED = "leakcanaryturnedinternal"  # in a once-public doc that is internal now
 CANARY_DELETED = "leakcanarydeleteddoc"  # in an internal doc that was deleted
 CANARY_LATE_BLOCK = "leakcanarylateblock"  # internal block added in a later commit
+CANARY_UPCOMING = "leakcanaryupcoming"  # public text of a version effective after today
+CANARY_MATERIAL = "leakcanarymaterialmsg"  # message of a material change (editor's commit)
 
 CANARIES = [CANARY_DOC, CANARY_TITLE.split()[0], CANARY_BLOCK, CANARY_SUMMARY, CANARY_TAG,
             CANARY_SLUG, CANARY_OWNER, CANARY_COMMIT, CANARY_FORMER, CANARY_TURNED,
-            CANARY_DELETED, CANARY_LATE_BLOCK]
+            CANARY_DELETED, CANARY_LATE_BLOCK, CANARY_UPCOMING, CANARY_MATERIAL]
 
-# One line per URL shape a feature serves; see the module docstring for placeholders.
+TODAY = dt.date.today()  # KB_TODAY of the fixture app; commits are made today
+UPCOMING = TODAY + dt.timedelta(days=30)  # effective date of the upcoming shipping version
+
+# One line per URL shape a feature serves (the README's URL table); see the module docstring.
 PROBES = [
     "/?as=staff", "/?as=customer", "/?audience=internal",
     "/{folder}/{slug}", "/{folder}/{slug}?as=customer", "/{folder}/{slug}?as=staff",
-    "/{folder}/{slug}.md", "/{folder}/{slug}/",
-    # search (issue 4)
-    "/search?q={q}", "/search?q={q}&as=staff", "/api/search?q={q}", "/api/suggest?q={q}",
-    "/api/search?q={q}&audience=internal",
-    # history, diffs, as_of views, feeds (issue 3)
-    "/{folder}/{slug}/history", "/{folder}/{slug}?as_of={rev}", "/{folder}/{slug}/at/{rev}",
-    "/{folder}/{slug}/diff/{rev}", "/{folder}/{slug}/diff?from={rev2}&to={rev}",
-    "/{folder}/{slug}/raw", "/history", "/changes", "/changes.atom", "/feed.xml",
-    "/feed.atom", "/rss.xml", "/api/documents", "/api/documents/{folder}/{slug}",
+    "/{folder}/{slug}.md", "/{folder}/{slug}/", "/policies/?tag={q}", "/faq/?tag={q}",
+    # search
+    "/search?q={q}", "/search?q={q}&as=staff", "/api/search?q={q}",
+    "/api/search?q={q}&limit=50", "/search?q=tag:{q}",
+    # history, diffs, old versions, effective dates, public changelog and feed
+    "/history/{folder}/{slug}", "/history/{folder}/{slug}?page=2",
+    "/diff/{folder}/{slug}", "/diff/{folder}/{slug}?from={rev2}&to={rev}",
+    "/diff/{folder}/{slug}?from={rev2}&to={rev}&mode=source",
+    "/diff/{folder}/{slug}?from={rev2}&to={rev}&view=inline",
+    "/{folder}/{slug}?rev={rev}", "/{folder}/{slug}?as_of={date}",
+    "/{folder}/{slug}?rev={rev}&as=customer",
+    "/changes", "/changes.atom", "/changes/{folder}/{slug}", "/changes/{folder}/{slug}?page=2",
+    # editing, lifecycle: staff only, so a clean 404 or the sign-in page
+    "/edit/{folder}/{slug}", "/new", "/preview", "/manage", "/manage?view=all",
+    "/manage/search", "/manage/search?audience=staff", "/to-read",
+    "/acks/{folder}/{slug}", "/acks/{folder}/{slug}?format=csv",
     # infrastructure
     "/sitemap.xml", "/robots.txt", "/healthz", "/static/{slug}", "/.git/HEAD",
     "/login?next=/{folder}/{slug}", "/logout",
+]
+
+# POSTs an anonymous visitor can make, with a valid CSRF token (``{token}``) so the request
+# reaches the feature rather than the CSRF error page.  JSON bodies are sent as JSON.
+POST_PROBES = [
+    ("/preview", {"body": f"::: internal\n{CANARY_BLOCK}\n:::\n", "csrf_token": "{token}"}),
+    ("/feedback/{folder}/{slug}", {"helpful": "no", "comment": "", "csrf_token": "{token}"}),
+    ("/acknowledge/{folder}/{slug}", {"rev": "{rev}", "csrf_token": "{token}"}),
+    ("/edit/{folder}/{slug}", {"body": "x", "message": "x", "csrf_token": "{token}"}),
+    ("/api/search/click", {"json": {"url": "/{folder}/{slug}", "q": "{slug}"}}),
+    ("/api/search/click", {"json": {"url": "/{folder}/{slug}", "log_id": "1"}}),
+]
+
+# What a signed-in agent sees with "View as customer": exactly the public projection.
+CUSTOMER_PROBES = [
+    "/?as=customer", "/{folder}/{slug}?as=customer", "/search?q={q}&as=customer",
+    "/api/search?q={q}&as=customer", "/{folder}/{slug}?rev={rev}&as=customer",
+    "/{folder}/{slug}?as_of={date}&as=customer", "/policies/?as=customer",
+    "/faq/?as=customer",
 ]
 
 MAX_URLS = 6000
@@ -130,6 +166,15 @@ def _history_docs() -> dict[str, str]:
             ---
             {CANARY_DELETED}
             """,
+        "policies/shipping.md": """\
+            ---
+            title: Shipping
+            summary: How long delivery takes.
+            audience: public
+            effective: 2026-01-01
+            ---
+            Standard delivery takes five working days.
+            """,
     }
 
 
@@ -160,10 +205,26 @@ def leak_app(tmp_path):
     _write(root, "policies/returns.md", (root / "policies/returns.md").read_text()
            + f"\n::: internal\nWaive the fee for {CANARY_LATE_BLOCK} customers.\n:::\n")
     git(root, "commit", "-qam", "Returns: agent guidance")
+    # An upcoming public version: its text applies (and may be shown) from UPCOMING only.
+    _write(root, "policies/shipping.md", f"""\
+        ---
+        title: Shipping
+        summary: How long delivery takes.
+        audience: public
+        effective: {UPCOMING.isoformat()}
+        ---
+        Standard delivery takes {CANARY_UPCOMING} working days.
+        """)
+    git(root, "commit", "-qam", "Shipping: new delivery times")
+    # A material change with a commit message that is for staff only.
+    _write(root, "policies/refunds.md", (root / "policies/refunds.md").read_text()
+           .replace("We refund most orders.", "We refund almost every order."))
+    git(root, "commit", "-qam", f"Refunds wording ({CANARY_MATERIAL})\n\nMaterial: yes")
     app = create_app({
         "TESTING": True, "SECRET_KEY": "leak-test-key-0123456789",
         "KB_DATA_DIR": str(tmp_path / "data"), "KB_CONTENT_DIR": str(root),
         "RATELIMIT_ENABLED": False,  # CSRF stays on: its error page is crawled too
+        "KB_TODAY": TODAY,
     })
     from app.auth import add_user
     from app.db import connect
@@ -187,22 +248,49 @@ def _documents(root: Path) -> list[tuple[str, str]]:
     return out
 
 
-def probe_urls(root: Path) -> list[str]:
+def _dates() -> list[str]:
+    days = [dt.date(2000, 1, 1), TODAY - dt.timedelta(days=1), TODAY,
+            TODAY + dt.timedelta(days=1), UPCOMING - dt.timedelta(days=1), UPCOMING,
+            UPCOMING + dt.timedelta(days=1), dt.date(2999, 12, 31)]
+    return [d.isoformat() for d in days] + ["2026-13-45", "today"]
+
+
+def probe_urls(root: Path, templates: list[str] = PROBES) -> list[str]:
     words = sorted({v for c in CANARIES for v in _prefixes_and_typos(c)})
     docs = _documents(root)
     revs = _revisions(root)
     urls: list[str] = []
-    for template in PROBES:
+    for template in templates:
         if "{q}" in template:
             urls += [template.format(q=quote(w)) for w in words]
         elif "{rev" in template:
-            urls += [template.format(folder=f, slug=s, rev=r, rev2=revs[-1])
-                     for f, s in docs for r in revs]
+            # Every revision against the first and against the one before (pairs that
+            # include the internal → public and public → internal switches).
+            pairs = [(r, revs[-1]) for r in revs] + list(itertools.pairwise(revs))
+            urls += [template.format(folder=f, slug=s, rev=r, rev2=r2)
+                     for f, s in docs for r, r2 in pairs]
+        elif "{date}" in template:
+            urls += [template.format(folder=f, slug=s, date=d) for f, s in docs for d in _dates()]
         elif "{slug}" in template:
             urls += [template.format(folder=f, slug=s) for f, s in docs]
         else:
             urls.append(template)
     return list(dict.fromkeys(urls))
+
+
+def post_probes(root: Path) -> list[tuple[str, dict]]:
+    """(url, form) for every ``POST_PROBES`` entry and document; ``{token}`` filled later."""
+    revs = _revisions(root)[:3]
+    out = []
+    for template, form in POST_PROBES:
+        for folder, slug in _documents(root):
+            for rev in revs if "{rev}" in json.dumps(form) else revs[:1]:
+                def fill(value, f=folder, s=slug, r=rev):
+                    if isinstance(value, dict):
+                        return {k: fill(v) for k, v in value.items()}
+                    return value.replace("{folder}", f).replace("{slug}", s).replace("{rev}", r)
+                out.append((fill(template), fill(form)))
+    return out
 
 
 _LINK_RE = re.compile(r"""(?:href|src|action)\s*=\s*["']([^"']+)["']""", re.I)
@@ -248,8 +336,14 @@ def request_echoes(url: str, form: dict | None = None) -> list[str]:
     return [full, unquote(parts.path), *values]
 
 
-def crawl(client, seeds: list[str], posts: list[str] = ()) -> dict[str, int]:
-    """Fetch ``seeds`` and everything they link to; fail on a canary or a 5xx."""
+def crawl(client, seeds: list[str], posts: list[str] = (), *, follow: bool = True,
+          form_posts: list[tuple[str, dict]] = (), staff_404: bool = False) -> dict[str, int]:
+    """Fetch ``seeds`` and everything they link to; fail on a canary or a 5xx.
+
+    ``form_posts`` are (url, form) POSTs sent with this client's CSRF token.  ``staff_404``:
+    a 404 page may name the document (staff previewing an internal page are told why it is
+    not public; the status is what a customer gets).
+    """
     seen: dict[str, int] = {}
     queue = deque(seeds)
     leaks = []
@@ -262,13 +356,29 @@ def crawl(client, seeds: list[str], posts: list[str] = ()) -> dict[str, int]:
         body = res.get_data(as_text=True)
         headers = "\n".join(f"{k}: {v}" for k, v in res.headers.items())
         found = canaries_in(body + "\n" + headers, request_echoes(url))
-        if found:
+        if found and not (staff_404 and res.status_code == 404):
             leaks.append((url, res.status_code, found))
         assert res.status_code < 500, f"{url} answered {res.status_code}"
         assert "Traceback" not in body, url
-        for link in links("http://localhost" + url, body):
+        for link in links("http://localhost" + url, body) if follow else ():
             if link not in seen:
                 queue.append(link)
+    token = csrf_token(client) if form_posts else ""
+    for url, form in form_posts:
+        if "json" in form:
+            res = client.post(url, json=form["json"], headers={"X-CSRFToken": token})
+            echoes = request_echoes(url, {k: str(v) for k, v in form["json"].items()})
+        else:
+            data = {k: v.replace("{token}", token) for k, v in form.items()}
+            res = client.post(url, data=data)
+            echoes = request_echoes(url, data)
+        seen["POST " + url] = res.status_code
+        assert res.status_code < 500, f"POST {url} answered {res.status_code}"
+        body = res.get_data(as_text=True)
+        headers = "\n".join(f"{k}: {v}" for k, v in res.headers.items())
+        found = canaries_in(body + "\n" + headers, echoes)
+        if found:
+            leaks.append(("POST " + url, res.status_code, found))
     for url in posts:
         form = {"username": CANARY_DOC, "password": CANARY_SLUG}
         res = client.post(url, data=form)
@@ -278,6 +388,17 @@ def crawl(client, seeds: list[str], posts: list[str] = ()) -> dict[str, int]:
             leaks.append(("POST " + url, res.status_code, found))
     assert not leaks, leaks
     return seen
+
+
+def csrf_token(client) -> str:
+    page = client.get("/login").get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def sign_in(client, username: str = "agent") -> None:
+    res = client.post("/login", data={"username": username, "password": PASSWORD,
+                                      "csrf_token": csrf_token(client)})
+    assert res.status_code == 302
 
 
 def test_crawler_finds_leaks():
@@ -302,29 +423,46 @@ def test_crawler_finds_leaks():
 def test_staff_do_see_the_canaries(leak_app):
     """Proof the fixtures are live: the same URLs show the canaries to a signed-in agent."""
     client = leak_app.test_client()
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
-                      client.get("/login").get_data(as_text=True)).group(1)
-    client.post("/login", data={"username": "agent", "password": PASSWORD, "csrf_token": token})
+    sign_in(client)
     pages = "".join(client.get(u).get_data(as_text=True) for u in (
         "/", "/policies/escalation", "/policies/refunds", f"/policies/{CANARY_SLUG}",
-        "/policies/loyalty", "/policies/returns"))
+        "/policies/loyalty", "/policies/returns", "/policies/shipping",
+        f"/history/policies/{CANARY_SLUG}", "/history/policies/refunds"))
     for canary in (CANARY_DOC, CANARY_BLOCK, CANARY_TITLE.split()[0], CANARY_SUMMARY,
-                   CANARY_TAG, CANARY_SLUG, CANARY_OWNER, CANARY_TURNED, CANARY_LATE_BLOCK):
+                   CANARY_TAG, CANARY_SLUG, CANARY_OWNER, CANARY_TURNED, CANARY_LATE_BLOCK,
+                   CANARY_UPCOMING, CANARY_COMMIT, CANARY_MATERIAL):
         assert canary.lower() in pages.lower(), canary
+    # The upcoming version is staff-only news: agents are told when it applies.
+    assert "Changes take effect on" in client.get("/policies/shipping").get_data(as_text=True)
     root = Path(leak_app.config["KB_CONTENT_DIR"])
     log = git(root, "log", "--all", "-p")
-    for canary in (CANARY_COMMIT, CANARY_FORMER, CANARY_DELETED):
+    for canary in (CANARY_FORMER, CANARY_DELETED):
         assert canary in log
+    # The public still reads the version in force: the upcoming one is really withheld.
+    public = leak_app.test_client().get("/policies/shipping").get_data(as_text=True)
+    assert "five working days" in public and CANARY_UPCOMING not in public
+    # ...and public search finds the version in force, while staff search has the new text.
+    found = leak_app.test_client().get("/api/search?q=five+working+days").get_json()
+    assert [r["url"] for r in found["results"]] == ["/policies/shipping"]
+    staff = client.get(f"/api/search?q={CANARY_UPCOMING}").get_json()
+    assert [r["url"] for r in staff["results"]] == ["/policies/shipping"]
 
 
 def test_no_canary_reachable_anonymously(leak_app):
     client = leak_app.test_client()
     root = Path(leak_app.config["KB_CONTENT_DIR"])
     seeds = ["/", "/sitemap.xml", "/robots.txt", "/login", "/no-such-page", *probe_urls(root)]
-    seen = crawl(client, seeds, posts=["/login", "/logout", "/policies/escalation"])
+    seen = crawl(client, seeds, posts=["/login", "/logout", "/policies/escalation"],
+                 form_posts=post_probes(root))
     # The crawl really covered the site: public pages, static files, and the probes.
     assert seen["/policies/refunds"] == 200 and seen["/policies/warranty"] == 200
+    assert seen["/policies/shipping"] == 200 and seen["/changes"] == 200
+    assert seen["/changes.atom"] == 200 and seen["/changes/policies/refunds"] == 200
+    assert seen[f"/policies/refunds?as_of={TODAY}"] == 200
     assert seen["/sitemap.xml"] == 200
+    assert any(u.startswith("/api/search?q=") and s == 200 for u, s in seen.items())
+    assert any(u.startswith("/policies/refunds?rev=") and s == 200 for u, s in seen.items())
+    assert seen["POST /feedback/policies/refunds"] in (302, 303)  # accepted, not refused
     assert any(u.startswith("/static/") and s == 200 for u, s in seen.items())
     for internal in ("/policies/escalation", f"/policies/{CANARY_SLUG}", "/policies/loyalty",
                      "/policies/deleted", "/faq/agents/log-credit"):
@@ -332,15 +470,26 @@ def test_no_canary_reachable_anonymously(leak_app):
     assert len(seen) > 500
 
 
+def test_staff_as_customer_crawl_shows_no_canary(leak_app):
+    """Every "View as customer" URL of a signed-in agent holds no canary (no links followed:
+    the staff header and links are for the agent)."""
+    staff = leak_app.test_client()
+    sign_in(staff)
+    root = Path(leak_app.config["KB_CONTENT_DIR"])
+    seen = crawl(staff, probe_urls(root, CUSTOMER_PROBES), follow=False, staff_404=True)
+    assert seen["/policies/refunds?as=customer"] == 200
+    assert seen["/policies/shipping?as=customer"] == 200
+    assert seen["/policies/escalation?as=customer"] == 404
+    assert any(u.startswith("/api/search?q=") and s == 200 for u, s in seen.items())
+
+
 def test_staff_view_as_customer_shows_only_the_public_projection(leak_app):
     """"View as customer" must show exactly what the public sees: crawl it signed in."""
     staff = leak_app.test_client()
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
-                      staff.get("/login").get_data(as_text=True)).group(1)
-    staff.post("/login", data={"username": "agent", "password": PASSWORD, "csrf_token": token})
+    sign_in(staff)
     anonymous = leak_app.test_client()
     for url in ("/policies/refunds", "/policies/returns", "/policies/warranty",
-                "/faq/track-order"):
+                "/policies/shipping", "/faq/track-order"):
         preview = staff.get(url + "?as=customer").get_data(as_text=True)
         public = anonymous.get(url).get_data(as_text=True)
         assert canaries_in(preview, request_echoes(url + "?as=customer")) == [], url

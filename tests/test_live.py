@@ -5,24 +5,31 @@ These start servers, so they are few, bounded in time, and marked ``slow``.
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import threading
 import time
 
 import pytest
 
-from tests.conftest import CANARY_BLOCK, PASSWORD
+from tests.conftest import CANARY_BLOCK, FIXTURE_DOCS, PASSWORD
 from tests.faults import (
+    Saver,
     Traffic,
     delete_caches,
     get,
+    git_fsck,
     held_flock,
     held_sqlite_write,
+    kb_command,
+    kill_group,
     kill_worker,
     post,
     wait_for,
     wait_for_workers,
 )
+from tests.history_helpers import git_out
 from tests.live import LiveClient, LiveServer, prepare_dirs
 
 pytestmark = pytest.mark.slow
@@ -53,9 +60,20 @@ def test_login_limit_holds_across_workers(tmp_path):
         assert LiveClient(server.url).login("editor") == 302
 
 
+# Enough documents that a full index build takes a moment (a kill can land inside it),
+# few enough that it stays in one process (see search_index.build).
+FILLER = {f"policies/filler-{i:03d}.md": (
+    f"---\ntitle: Filler {i}\naudience: public\n---\n" + "Parcels and refunds. " * 80 +
+    f"\n\n## Section {i}\n\n" + "Delivery windows and returns. " * 80 + "\n")
+    for i in range(150)}
+DRILL_DOCS = {f"policies/drill-{i}.md": f"---\ntitle: Drill {i}\naudience: public\n---\nStart.\n"
+              for i in range(3)}
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    data, content = prepare_dirs(tmp_path_factory.mktemp("drills"))
+    data, content = prepare_dirs(tmp_path_factory.mktemp("drills"),
+                                 {**FIXTURE_DOCS, **FILLER, **DRILL_DOCS})
     with LiveServer(data, content, workers=2, threads=2) as live:
         yield live
 
@@ -169,6 +187,122 @@ def test_held_locks_delay_but_do_not_break(server):
     finally:
         release.set()
         holder.join()
+
+
+def editor_cookie(server) -> str:
+    client = LiveClient(server.url)
+    assert client.login("editor") == 302
+    client.request("/new")  # stores the CSRF secret in the session: the cookie is final now
+    return client.cookie_header()
+
+
+def search_hits(server, q: str = "refund") -> int:
+    status, body = LiveClient(server.url).request(f"/api/search?q={q}")
+    assert status == 200, body[:500]
+    return json.loads(body)["count"]
+
+
+def test_kill_worker_during_saves_loses_nothing_acknowledged(server):
+    """kill -9 a worker while editors save: every save a client saw succeed (302) is a commit;
+    the repository stays fsck-clean, the work tree matches HEAD, and saving goes on."""
+    cookie = editor_cookie(server)
+    savers = [Saver(f"/edit/policies/drill-{i}", cookie) for i in range(3)]
+    with Traffic(server, savers, threads=3) as traffic:
+        wait_for_traffic(traffic, "before", 6)
+        traffic.mark("kill")
+        victim = kill_worker(server)
+        wait_for_workers(server, gone=victim)
+        traffic.mark("after")
+        wait_for_traffic(traffic, "after", 6)
+    for phase in ("before", "kill", "after"):
+        assert traffic.count(phase, lambda s: s not in (200, 302, 409)) == 0, traffic.statuses
+    assert traffic.count("after", lambda s: s == 302) > 0, traffic.statuses  # saving goes on
+    assert traffic.failures["kill"] <= traffic.threads
+    messages = git_out(server.content_dir, "log", "--format=%s")
+    acknowledged = [m for s in savers for m in s.acknowledged]
+    assert acknowledged and all(f"Drill save {m}" in messages for m in acknowledged)
+    git_fsck(server.content_dir)
+    # A save killed after its commit is finished by the next writer: the files match HEAD.
+    assert git_out(server.content_dir, "status", "--porcelain", "--untracked-files=no") == ""
+    for i in range(3):
+        last = git_out(server.content_dir, "log", "-1", "--format=%s", "--",
+                       f"policies/drill-{i}.md").split()[-1]
+        assert f"Saved by {last}." in LiveClient(server.url).request(f"/policies/drill-{i}")[1]
+
+
+def test_kill_reindex_midway(server):
+    """kill -9 ``kb reindex`` (and its helpers) in the middle of a build: search keeps
+    answering from the previous index, and the next reindex completes."""
+    before = search_hits(server)
+    caught = False
+    with Traffic(server, [get("/api/search?q=parcels"), get("/api/search?q=refnud")],
+                 threads=2) as traffic:
+        for _ in range(5):  # until a kill lands inside the build (its temp dir is left)
+            proc = kb_command(server, "reindex")
+            wait_for(lambda p=proc: p.poll() is not None
+                     or any((server.data_dir / "index").glob(".build-*")), 30, "a build")
+            if proc.poll() is None:
+                time.sleep(0.05)  # into the build (150 documents take about a second)
+                kill_group(proc)
+                caught = any((server.data_dir / "index").glob(".build-*"))
+            if caught:
+                break
+        traffic.mark("after")
+        assert search_hits(server) == before
+        wait_for_traffic(traffic, "after", 20)
+    assert caught, "the build always finished before the kill"
+    assert sum(traffic.failures.values()) == 0
+    for phase in ("before", "after"):
+        assert traffic.count(phase, lambda s: s != 200) == 0, traffic.statuses
+    done = kb_command(server, "reindex")
+    out, _ = done.communicate(timeout=120)
+    assert done.returncode == 0, out
+    assert search_hits(server) == before
+
+
+def test_deleted_search_index_recovers_by_itself(server):
+    """Delete the whole index directory under a running server: searches keep answering
+    (never an error) and find results again without anyone running a command."""
+    before = search_hits(server)
+    assert before > 0
+    with Traffic(server, [get("/api/search?q=refund"), get("/search?q=parcels")],
+                 threads=3) as traffic:
+        wait_for_traffic(traffic, "before", 10)
+        traffic.mark("deleted")
+        # Moved away first, so the directory vanishes at once: a recursive delete would race
+        # with the rebuild that the missing files start.
+        gone = server.data_dir / "index-deleted"
+        (server.data_dir / "index").rename(gone)
+        shutil.rmtree(gone, ignore_errors=True)  # a builder may still write in there
+        wait_for(lambda: search_hits(server) == before, 30, "search to recover")
+        traffic.mark("after")
+        wait_for_traffic(traffic, "after", 10)
+    assert sum(traffic.failures.values()) == 0
+    for phase in ("before", "deleted", "after"):
+        assert traffic.count(phase, lambda s: s != 200) == 0, traffic.statuses
+    assert (server.data_dir / "index" / "STATE").exists()
+
+
+def test_held_write_lock_delays_a_save(server):
+    """A stuck process holding the write lock: reading goes on, a save waits for the lock
+    and then succeeds (no error page, nothing lost)."""
+    cookie = editor_cookie(server)
+    saver = Saver("/edit/policies/drill-0", cookie)
+    outcome: list[int] = []
+    with held_flock(server.data_dir / "write.lock"):
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        thread = threading.Thread(target=lambda: outcome.append(saver(conn)))
+        started = time.monotonic()
+        thread.start()
+        time.sleep(1.0)
+        assert outcome == []  # still waiting for the lock
+        assert LiveClient(server.url).request("/policies/drill-0")[0] == 200
+    thread.join(timeout=30)
+    assert outcome == [302] and time.monotonic() - started >= 1.0
+    marker = saver.acknowledged[0]
+    assert f"Saved by {marker}." in LiveClient(server.url).request("/policies/drill-0")[1]
 
 
 def wait_for_traffic(traffic: Traffic, phase: str, at_least: int = 50) -> None:
