@@ -27,7 +27,7 @@ from whoosh.lang.porter import stem as porter_stem
 MIN_SIZE = 2  # StemmingAnalyzer's default: one-letter words are dropped like stop words
 MAX_TERMS = 500_000
 
-_stem = functools.lru_cache(maxsize=None)(porter_stem)
+_stem = functools.lru_cache(maxsize=200_000)(porter_stem)
 _TERMS: dict[str, str] = {}  # word as written -> its term ("" for a stop word)
 
 
