@@ -31,11 +31,11 @@ from whoosh.searching import Searcher
 
 from . import search_index as si
 from .audience import Viewer
-from .content import ContentStore
+from .content import ContentStore, Document
 from .gitrepo import GitError, GitRepo, is_valid_rev
 from .lru import SizedLRU
 from .search_build import build
-from .search_dates import in_force
+from .search_dates import in_force, revisions
 from .search_query import Parsed, Synonyms, normalise, parse, plan, snippet
 
 log = logging.getLogger(__name__)
@@ -172,12 +172,19 @@ class SearchService:
             if state is None or state.due is None or state.due > on:
                 return  # another worker did it
             # Every document upcoming at the last look has an effective date on or after
-            # ``due`` (the earliest of them); the others were in force and stay so.
+            # ``due`` (the earliest of them); the others were in force and stay so.  Of
+            # those, only the ones whose version in force changed since the day before
+            # ``due`` (what the index holds) are written again.
             docs = [d for d in self.store.all() if d.effective and d.effective >= state.due]
-            dates = in_force(self.repo, docs, on)
-            si.update(self.root, self.store, [d.path for d in docs], state.head, dates, None,
+            chains = revisions(self.repo, docs)
+            held = in_force(self.repo, docs, state.due - dt.timedelta(days=1), chains)
+            dates = in_force(self.repo, docs, on, chains)
+            paths = [d.path for d in docs
+                     if _indexed(held.public_version(d)) != _indexed(dates.public_version(d))]
+            si.update(self.root, self.store, paths, state.head, dates, None,
                       audiences=("public",))
-            log.info("search index: effective dates reached, %d document(s) updated", len(docs))
+            log.info("search index: effective dates reached, %d document(s) updated",
+                     len(paths))
 
     def _changed(self, old: str, new: str) -> set[str] | None:
         """Files to re-index between two commits, or None when a full build is needed."""
@@ -338,6 +345,13 @@ def _result(recs: list[dict], stems: set[str]) -> Result:
     return Result(title=best["doc_title"], url=best["url"], kind=best["kind"],
                   audience=best["audience"], snippet=text, highlight=hl,
                   sections=first + extra)
+
+
+def _indexed(doc: Document | None) -> tuple | None:
+    """What of a version the public index holds (to tell whether it changed)."""
+    if doc is None:
+        return None
+    return (doc.title, doc.summary, doc.body, doc.audience, tuple(doc.tags), doc.effective)
 
 
 def _today(app: Flask) -> dt.date:

@@ -42,13 +42,21 @@ def earliest(a: dt.date | None, b: dt.date | None) -> dt.date | None:
     return b if a is None else a if b is None else min(a, b)
 
 
-def in_force(repo: GitRepo, docs: Iterable[Document], on: dt.date) -> InForce:
-    """The versions in force on ``on`` of ``docs`` whose current text is not yet in force."""
+Chains = dict[str, list[tuple[str, str]]]  # path -> (status, blob) of its commits, newest first
+
+
+def in_force(repo: GitRepo, docs: Iterable[Document], on: dt.date,
+             chains: Chains | None = None) -> InForce:
+    """The versions in force on ``on`` of ``docs`` whose current text is not yet in force.
+
+    ``chains`` (from ``revisions``) saves the ``git log`` when asking about several dates.
+    """
     upcoming = {d.path: d for d in docs if d.effective is not None and d.effective > on}
     out = InForce()
     if not upcoming:
         return out
-    chains = _revisions(repo, set(upcoming))
+    if chains is None:
+        chains = revisions(repo, upcoming.values())
     pending = dict.fromkeys(upcoming, 0)  # index of the next revision to look at
     for doc in upcoming.values():
         out.due = earliest(out.due, doc.effective)
@@ -78,9 +86,12 @@ def in_force(repo: GitRepo, docs: Iterable[Document], on: dt.date) -> InForce:
     return out
 
 
-def _revisions(repo: GitRepo, paths: set[str]) -> dict[str, list[tuple[str, str]]]:
-    """(status, blob) of every commit touching each of ``paths``, newest first, following
+def revisions(repo: GitRepo, docs: Iterable[Document]) -> Chains:
+    """(status, blob) of every commit touching each document, newest first, following
     renames back (as ``git log --follow`` does for one file)."""
+    paths = {d.path for d in docs}
+    if not paths:
+        return {}
     try:
         out = repo.git("log", "-M", "--raw", "-z", "--no-abbrev", "--format=%x1e", "HEAD", "--")
     except GitError:  # no commit yet

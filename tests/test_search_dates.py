@@ -104,12 +104,18 @@ def test_public_search_finds_the_version_in_force_then_the_new_one(upcoming, cli
     assert state(upcoming).due is None
 
 
-def test_each_effective_date_is_picked_up(upcoming):
+def test_each_effective_date_is_picked_up(upcoming, content_dir, caplog):
+    commit(content_dir, {"faq/later.md": "---\naudience: public\neffective: 2031-01-01\n"
+                         "---\nPomelo.\n"}, "Later")
     upcoming.config["KB_TODAY"] = dt.date(2029, 1, 1)
     assert count(upcoming, "marmalade") == 1 and state(upcoming).due == dt.date(2029, 6, 1)
     upcoming.config["KB_TODAY"] = dt.date(2029, 6, 1)
-    assert count(upcoming, "quince") == 1 and count(upcoming, "marmalade") == 0
-    assert state(upcoming).due == DAY
+    with caplog.at_level("INFO", logger="app.search"):
+        assert count(upcoming, "quince") == 1 and count(upcoming, "marmalade") == 0
+    assert "1 document(s) updated" in caplog.text  # faq/later did not change: not rewritten
+    assert state(upcoming).due == DAY and count(upcoming, "pomelo") == 0
+    upcoming.config["KB_TODAY"] = dt.date(2031, 1, 1)
+    assert count(upcoming, "pomelo") == 1 and count(upcoming, "tangerine") == 1
 
 
 def test_date_passing_together_with_a_commit(upcoming, content_dir):
