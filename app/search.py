@@ -11,10 +11,12 @@ searcher when the state file changes.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -24,14 +26,17 @@ from flask.cli import with_appcontext
 from markupsafe import Markup
 from whoosh import index as windex
 from whoosh import query as Q
-from whoosh.collectors import TimeLimit, TimeLimitCollector
+from whoosh.collectors import Collector, TimeLimit, TimeLimitCollector
 from whoosh.searching import Searcher
 
 from . import search_index as si
 from .audience import Viewer
-from .content import ContentStore
+from .content import ContentStore, Document
 from .gitrepo import GitError, GitRepo, is_valid_rev
-from .search_query import Synonyms, parse, plan, snippet
+from .lru import SizedLRU
+from .search_build import build
+from .search_dates import in_force, revisions
+from .search_query import Parsed, Synonyms, normalise, parse, plan, snippet
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +45,7 @@ UPDATE_LOCK_TIMEOUT = 10.0
 MAX_LIMIT = 50
 TIME_BUDGET = 0.02  # seconds of scoring per search, see _hits
 SECTIONS_PER_DOC = 3
+ANSWERS_CACHED = 2000  # per worker; see SearchService._search
 
 
 def with_highlight(url: str, words: str) -> str:
@@ -85,14 +91,18 @@ class Answer:
 
 
 class SearchService:
-    def __init__(self, root: Path, store: ContentStore, repo: GitRepo, synonyms: Path):
+    def __init__(self, root: Path, store: ContentStore, repo: GitRepo, synonyms: Path,
+                 today: Callable[[], dt.date] = dt.date.today):
         self.root = root
+        self.today = today  # effective dates are compared with this
         self.store = store
         self.repo = repo
         self.synonyms = Synonyms(synonyms)
         self._local = threading.local()
         self._checked = 0.0
         self._check_lock = threading.Lock()
+        self._answers = SizedLRU(max_items=ANSWERS_CACHED, max_bytes=32 << 20,
+                                 size_of=_answer_size)
 
     # -- keeping the index current ---------------------------------------------------------
     def ensure(self, *, announce=log.warning) -> bool:
@@ -107,10 +117,17 @@ class SearchService:
         return True
 
     def rebuild_locked(self, progress=None) -> dict[str, int]:
-        return si.build(self.root, self.store, self.repo.head(), progress)
+        # A fresh scan, so uncommitted edits the app's catalogue has not rescanned yet are
+        # indexed too; files whose size and time did not change reuse the app's parse.
+        fresh = ContentStore(self.store.root)
+        fresh._parsed = dict(self.store._parsed)
+        docs = fresh.all()
+        return build(self.root, docs, self.repo.head(), in_force(self.repo, docs, self.today()),
+                     progress)
 
     def sync(self) -> None:
-        """Bring the index up to the repository's HEAD (throttled; cheap when current)."""
+        """Bring the index up to the repository's HEAD and today's date (throttled; cheap
+        when current)."""
         now = time.monotonic()
         if now - self._checked < CHECK_SECONDS or not self._check_lock.acquire(blocking=False):
             return
@@ -118,8 +135,11 @@ class SearchService:
             self._checked = now
             state = si.read_state(self.root)
             head = self.repo.head()
-            if state is None or state[0] != head:
+            if state is None or state.head != head:
                 self._catch_up(head)
+                state = si.read_state(self.root)
+            if state is not None and state.due is not None and state.due <= self.today():
+                self._date_passed()
         except Exception:  # a stale index is better than a failed search
             log.exception("search index update failed; serving the previous index")
         finally:
@@ -128,15 +148,43 @@ class SearchService:
     def _catch_up(self, head: str) -> None:
         with si.locked(self.root, timeout=UPDATE_LOCK_TIMEOUT):
             state = si.read_state(self.root)
-            if state is not None and state[0] == head:
+            if state is not None and state.head == head:
                 return
-            paths = self._changed(state[0] if state else "", head)
+            paths = self._changed(state.head if state else "", head)
             if paths is None or not si.is_healthy(self.root):
                 log.info("search index: full rebuild for %s", head[:12])
                 self.rebuild_locked()
             else:
-                si.update(self.root, self.store, paths, head)
+                docs = [d for d in (si._load(self.store, p) for p in paths) if d is not None]
+                # The old due date is kept even when it has passed: the next check then
+                # brings the other upcoming documents up to date (``_date_passed``).
+                si.update(self.root, self.store, paths, head,
+                          in_force(self.repo, docs, self.today()), state.due)
                 log.info("search index: %d file(s) updated to %s", len(paths), head[:12])
+
+    def _date_passed(self) -> None:
+        """An effective date arrived: documents that were upcoming at the last look get the
+        version now in force in the public index.  No commit is needed; the staff index
+        already holds their current text."""
+        with si.locked(self.root, timeout=UPDATE_LOCK_TIMEOUT):
+            state = si.read_state(self.root)
+            on = self.today()
+            if state is None or state.due is None or state.due > on:
+                return  # another worker did it
+            # Every document upcoming at the last look has an effective date on or after
+            # ``due`` (the earliest of them); the others were in force and stay so.  Of
+            # those, only the ones whose version in force changed since the day before
+            # ``due`` (what the index holds) are written again.
+            docs = [d for d in self.store.all() if d.effective and d.effective >= state.due]
+            chains = revisions(self.repo, docs)
+            held = in_force(self.repo, docs, state.due - dt.timedelta(days=1), chains)
+            dates = in_force(self.repo, docs, on, chains)
+            paths = [d.path for d in docs
+                     if _indexed(held.public_version(d)) != _indexed(dates.public_version(d))]
+            si.update(self.root, self.store, paths, state.head, dates, None,
+                      audiences=("public",))
+            log.info("search index: effective dates reached, %d document(s) updated",
+                     len(paths))
 
     def _changed(self, old: str, new: str) -> set[str] | None:
         """Files to re-index between two commits, or None when a full build is needed."""
@@ -185,18 +233,31 @@ class SearchService:
         return Answer(query=text, audience=name)
 
     def _search(self, text: str, name: str, limit: int) -> Answer:
-        answer = Answer(query=text, audience=name)
         parsed = parse(text)
         if parsed.empty:
-            return answer
+            return Answer(query=text, audience=name)
         self.synonyms.refresh()
         searcher = self.searcher(name)
+        limit = max(1, min(limit, MAX_LIMIT))
+        # Answers are cached per worker, keyed by what they depend on: the index build
+        # (every write changes it), the audience's index, the query, the synonyms, the
+        # limit.  Agents typing the same words letter by letter share the work.
+        state = self._local.searchers[0]
+        if state is None:  # no complete index: nothing to key an answer on
+            return replace(self._answer(searcher, parsed, name, limit), query=text)
+        key = (state.build, name, normalise(text), self.synonyms.stamp, limit)
+        cached = self._answers.get(key)
+        if cached is None:
+            cached = self._answers.put(key, self._answer(searcher, parsed, name, limit))
+        return replace(cached, query=text)
+
+    def _answer(self, searcher: Searcher, parsed: Parsed, name: str, limit: int) -> Answer:
+        answer = Answer(query="", audience=name)
         steps = plan(searcher, parsed, self.synonyms)
         if steps.suggestion:
             answer.suggestion = " ".join(steps.suggestion)
         if not steps.clauses and not steps.filters:
             return answer
-        limit = max(1, min(limit, MAX_LIMIT))
         query = Q.And(steps.clauses + steps.filters) if steps.clauses else Q.And(
             [Q.Every(), *steps.filters])
         hits, cut = _hits(searcher, query, limit)
@@ -213,6 +274,11 @@ class SearchService:
         return answer
 
 
+def _answer_size(answer: Answer) -> int:
+    return 500 + sum(len(r.snippet) + 300 + sum(len(h.snippet) + 200 for h in r.sections)
+                     for r in answer.results)
+
+
 def _depth(limit: int) -> int:
     return limit * 5 + 20
 
@@ -224,8 +290,7 @@ def _hits(searcher: Searcher, query: Q.Query, limit: int) -> tuple[list[dict], b
     every page (which says little) then ranks the records scored so far, instead of
     keeping an agent waiting.  Returns the hits and whether the budget cut the scan.
     """
-    collector = TimeLimitCollector(searcher.collector(limit=_depth(limit)),
-                                   timelimit=TIME_BUDGET, use_alarm=False)
+    collector = _Budget(searcher.collector(limit=_depth(limit)), TIME_BUDGET)
     cut = False
     try:
         searcher.search_with_collector(query, collector)
@@ -238,6 +303,30 @@ def _hits(searcher: Searcher, query: Q.Query, limit: int) -> tuple[list[dict], b
         results = searcher.search(query, limit=_depth(limit), terms=False)
         hits = [hit.fields() for hit in results]
     return hits, cut
+
+
+class _Budget(TimeLimitCollector):
+    """Whoosh's time limit without its timer thread (starting a thread per search cost
+    milliseconds on a busy machine): the clock is read every few matches instead."""
+
+    EVERY = 32
+
+    def __init__(self, child: Collector, seconds: float):
+        super().__init__(child, timelimit=seconds, use_alarm=False)
+
+    def prepare(self, top_searcher, q, context) -> None:
+        self.child.prepare(top_searcher, q, context)
+        self.deadline = time.perf_counter() + self.timelimit
+
+    def collect_matches(self) -> None:
+        child, every, deadline = self.child, self.EVERY, self.deadline
+        for n, sub_docnum in enumerate(child.matches(), 1):
+            child.collect(sub_docnum)
+            if not n % every and time.perf_counter() > deadline:
+                raise TimeLimit
+
+    def finish(self) -> None:
+        self.child.finish()
 
 
 def _result(recs: list[dict], stems: set[str]) -> Result:
@@ -264,6 +353,21 @@ def _result(recs: list[dict], stems: set[str]) -> Result:
                   sections=first + extra)
 
 
+def _indexed(doc: Document | None) -> tuple | None:
+    """What of a version the public index holds (to tell whether it changed)."""
+    if doc is None:
+        return None
+    return (doc.title, doc.summary, doc.body, doc.audience, tuple(doc.tags), doc.effective)
+
+
+def _today(app: Flask) -> dt.date:
+    """The portal's date (``KB_TODAY`` in tests), also outside a request."""
+    from .history import today
+
+    with app.app_context():
+        return today()
+
+
 # -- wiring ----------------------------------------------------------------------------------
 def service() -> SearchService:
     return current_app.extensions["kb_search"]
@@ -276,7 +380,7 @@ def init_app(app: Flask) -> None:
 
     repo: GitRepo = app.extensions["kb_repo"]
     svc = SearchService(Path(app.config["KB_DATA_DIR"]) / "index", app.extensions["kb_store"],
-                        repo, repo.root / "synonyms.yml")
+                        repo, repo.root / "synonyms.yml", today=lambda: _today(app))
     app.extensions["kb_search"] = svc
     if repo.is_repo() and not _is_maintenance_command():
         try:

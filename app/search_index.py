@@ -17,36 +17,37 @@ reflects; when HEAD moves, the changed files are re-indexed.  Every write goes t
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
+import datetime as dt
 import fcntl
 import logging
 import os
 import re
-import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
+from typing import NamedTuple
 
 from whoosh import index as windex
-from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemmingAnalyzer
+from whoosh.analysis import LowercaseFilter, RegexTokenizer
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 
 from .audience import PUBLIC, STAFF, Viewer, project
 from .content import ContentStore, Document
 from .render import section_id, without_title
+from .search_analysis import FastStemmingAnalyzer, SharedPositions
+from .search_dates import InForce, earliest
 
 log = logging.getLogger(__name__)
 
 AUDIENCES = {"public": PUBLIC, "staff": STAFF}
-STATE_FILE = "STATE"  # "<git head> <build id>": readers reopen when it changes
+STATE_FILE = "STATE"  # "<git head> <build id> <due date>": readers reopen when it changes
 LOCK_FILE = "write.lock"
 LOCK_TIMEOUT = 120.0
 TITLE_WEIGHT, HEADING_WEIGHT = 3, 2  # a full build of 10,000 documents takes well under this
 
-ANALYZER = StemmingAnalyzer()
+ANALYZER = FastStemmingAnalyzer()  # the terms of Whoosh's StemmingAnalyzer, faster
 # Query words before stemming (typo correction works on stems, suggestions on words).
 WORD_ANALYZER = RegexTokenizer() | LowercaseFilter()
 
@@ -57,12 +58,13 @@ _MARKUP_RE = re.compile(r"<[^>]{0,200}>|[*_`]+|^!!!.*$|^[ \t]*[:|>-]+[ \t]*", re
 
 
 def make_schema() -> Schema:
+    content = TEXT(analyzer=ANALYZER)
+    content.format = SharedPositions()  # postings of a text shared by both indexes
     return Schema(
-        id=ID(unique=True, stored=True),       # path or path#section-id
+        id=STORED,                             # path or path#section-id
         path=ID(stored=True),                  # every record of one file, for deletes
-        rec=ID,                                # "doc" (top of the page) or "sec"
         kind=ID(stored=True),
-        audience=ID(stored=True),
+        audience=STORED,
         url=STORED,                            # /policies/slug[#sec-id]
         doc_title=STORED,
         section=STORED,                        # heading text ("" for the document record)
@@ -71,7 +73,7 @@ def make_schema() -> Schema:
         # One searchable text field keeps every query a single posting-list walk (Whoosh is
         # pure Python: three fields per word tripled the cost).  Title and heading weigh
         # more because they are repeated in it (see ``_content``).
-        content=TEXT(analyzer=ANALYZER),
+        content=content,
         tags=KEYWORD(commas=True, lowercase=True, stored=True, scorable=True),
     )
 
@@ -123,11 +125,10 @@ def split_sections(body: str) -> tuple[str, list[Section]]:
 
 
 def records(doc: Document, viewer: Viewer) -> list[dict]:
-    """Index records of ``doc`` as ``viewer`` may see it (none when it must not exist)."""
-    if not viewer.sees_internal and doc.effective is not None:
-        doc = _in_force(doc)
-        if doc is None:
-            return []
+    """Index records of ``doc`` as ``viewer`` may see it (none when it must not exist).
+
+    For the public index, callers pass the version in force today (``search_dates``).
+    """
     shown = project(doc, viewer=viewer)
     if shown is None:
         return []
@@ -140,28 +141,15 @@ def records(doc: Document, viewer: Viewer) -> list[dict]:
     # One record per place a reader can land: the top of the page (title, summary, intro)
     # and each section.  Text is indexed once; a section record also carries the title so
     # "refund window" finds the "Window" section of "Refunds".
-    out = [{**common, "id": doc.path, "rec": "doc", "url": shown.url, "section": "",
+    out = [{**common, "id": doc.path, "url": shown.url, "section": "",
             "text": (shown.summary + "\n" + intro).strip()[:4000],
             "content": _content(shown.title, "", f"{shown.summary}\n{intro}")}]
     for sec in sections:
-        out.append({**common, "id": f"{doc.path}#{sec.id}", "rec": "sec",
+        out.append({**common, "id": f"{doc.path}#{sec.id}",
                     "url": f"{shown.url}#{sec.id}", "section": sec.heading,
                     "text": sec.text[:8000],
                     "content": _content(shown.title, sec.heading, sec.text)})
     return out
-
-
-def _in_force(doc: Document) -> Document | None:
-    """The version the public may read today: an upcoming text (``effective`` after today)
-    must not be searchable before its date.  Without an app (a forked builder) the version
-    in force cannot be looked up, so such a document is left out of the public index."""
-    from flask import has_app_context
-
-    from .history import in_force, today
-
-    if doc.effective <= (today() if has_app_context() else _dt.date.today()):
-        return doc
-    return in_force(doc)[1] if has_app_context() else None
 
 
 def _content(title: str, heading: str, body: str) -> str:
@@ -194,19 +182,26 @@ def locked(root: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def read_state(root: Path) -> tuple[str, str] | None:
-    """(head, build id) of the index, or None when there is no complete index."""
+class State(NamedTuple):
+    head: str  # the git HEAD the index reflects ("" for none)
+    build: str  # changes with every write, so readers know to reopen
+    due: dt.date | None  # the public index needs a look on this day (an effective date)
+
+
+def read_state(root: Path) -> State | None:
+    """What the index reflects, or None when there is no complete index."""
     try:
-        head, build = (root / STATE_FILE).read_text().split()
+        head, build, due = (root / STATE_FILE).read_text().split()
+        return State("" if head == "-" else head, build,
+                     None if due == "-" else dt.date.fromisoformat(due))
     except (OSError, ValueError):
         return None
-    return ("" if head == "-" else head), build
 
 
-def write_state(root: Path, head: str, build: str | None = None) -> None:
-    build = build or uuid.uuid4().hex[:12]
+def write_state(root: Path, head: str, due: dt.date | None) -> None:
+    build = uuid.uuid4().hex[:12]
     tmp = root / f".{STATE_FILE}.tmp"
-    tmp.write_text(f"{head or '-'} {build}\n")
+    tmp.write_text(f"{head or '-'} {build} {due.isoformat() if due else '-'}\n")
     os.replace(tmp, root / STATE_FILE)  # atomic: readers see the old or the new state
 
 
@@ -223,100 +218,26 @@ def is_healthy(root: Path) -> bool:
     return True
 
 
-# -- full build ------------------------------------------------------------------------------
-def _build_one(args: tuple[str, str, str, list[str]]) -> int:
-    """Build one audience's index from the given files (runs in its own process)."""
-    root, name, content_root, paths = args
-    target = Path(root) / name
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    ix = windex.create_in(str(target), make_schema())
-    st = ContentStore(content_root)
-    writer = ix.writer(limitmb=256)
-    count = 0
-    for doc in _docs(st, paths):
-        for rec in records(doc, AUDIENCES[name]):
-            writer.add_document(**rec)
-            count += 1
-        if _done is not None:
-            with _done.get_lock():
-                _done.value += 1
-    writer.commit()
-    return count
-
-
-_done = None  # documents processed, shared with forked builders (for the progress bar)
-
-
-def _docs(st: ContentStore, paths: Iterable[str]) -> Iterator[Document]:
-    by_path = {d.path: d for d in st.all()}
-    for path in paths:
-        if path in by_path:
-            yield by_path[path]
-
-
-def build(root: Path, st: ContentStore, head: str,
-          progress: Callable[[int], None] | None = None) -> dict[str, int]:
-    """Rebuild both indexes from the work tree (in parallel, one process per audience).
-
-    The caller holds ``locked(root)``.  The new indexes are written next to the old ones and
-    then swapped in, so searches keep working during a rebuild.
-    """
-    # A fresh scan: the app's catalogue cache must not go stale because we looked early.
-    paths = [d.path for d in ContentStore(st.root).all()]
-    tmp = root / f".build-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
-    counts: dict[str, int] = {}
-    try:
-        jobs = [(str(tmp), name, str(st.root), paths) for name in AUDIENCES]
-        global _done
-        ctx = get_context("fork")
-        _done = ctx.Value("l", 0)
-        reported = 0
-
-        def report() -> None:
-            nonlocal reported
-            done = _done.value // len(AUDIENCES)  # each document is indexed once per audience
-            if progress and done > reported:
-                progress(done - reported)
-                reported = done
-
-        if len(paths) > 200 and (os.cpu_count() or 1) > 1:
-            with ctx.Pool(len(jobs)) as pool:
-                results = pool.map_async(_build_one, jobs)
-                while not results.ready():
-                    results.wait(0.2)
-                    report()
-                counts = dict(zip(AUDIENCES, results.get(), strict=True))
-        else:
-            counts = {name: _build_one(job) for name, job in zip(AUDIENCES, jobs, strict=True)}
-        report()
-        _done = None
-        for name in AUDIENCES:
-            old = root / f".old-{name}-{uuid.uuid4().hex[:6]}"
-            if (root / name).exists():
-                os.replace(root / name, old)
-            os.replace(tmp / name, root / name)
-            shutil.rmtree(old, ignore_errors=True)
-        write_state(root, head)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return counts
-
-
 # -- incremental update ----------------------------------------------------------------------
-def update(root: Path, st: ContentStore, paths: Iterable[str], head: str) -> int:
-    """Re-index ``paths`` (deleted, renamed or edited files) in both indexes; lock held by
-    the caller.  A document that turned internal simply yields no public records."""
+def update(root: Path, st: ContentStore, paths: Iterable[str], head: str, dates: InForce,
+           due: dt.date | None, audiences: Iterable[str] = tuple(AUDIENCES)) -> int:
+    """Re-index ``paths`` (deleted, renamed or edited files) in ``audiences``; lock held by
+    the caller.  A document that turned internal simply yields no public records; the
+    public index gets the version in force (``dates``, computed for these documents).
+    ``due`` is the next effective date of the documents not re-indexed."""
     paths = sorted(set(paths))
+    docs = {path: _load(st, path) for path in paths}
     changed = 0
-    for name, viewer in AUDIENCES.items():
+    for name in audiences:
+        viewer = AUDIENCES[name]
         ix = windex.open_dir(str(root / name))
         writer = ix.writer(timeout=5.0)
         try:
             for path in paths:
                 writer.delete_by_term("path", path)
-                doc = _load(st, path)
+                doc = docs[path]
+                if doc is not None and viewer is PUBLIC:
+                    doc = dates.public_version(doc)
                 for rec in records(doc, viewer) if doc else []:
                     writer.add_document(**rec)
                     changed += 1
@@ -324,7 +245,7 @@ def update(root: Path, st: ContentStore, paths: Iterable[str], head: str) -> int
         except BaseException:
             writer.cancel()
             raise
-    write_state(root, head)
+    write_state(root, head, earliest(due, dates.due))
     return changed
 
 

@@ -99,7 +99,7 @@ class Synonyms:
 
     def __init__(self, path: Path):
         self.path = path
-        self._stamp: tuple[int, int] | None = None
+        self.stamp: tuple[int, int] | None = None  # (mtime, size) the groups were read at
         self.groups: list[list[tuple[str, ...]]] = []
         self._lookup: dict[tuple[str, ...], int] = {}
         self.longest = 1
@@ -110,9 +110,9 @@ class Synonyms:
             stamp = (st.st_mtime_ns, st.st_size)
         except OSError:
             stamp = None
-        if stamp == self._stamp:
+        if stamp == self.stamp:
             return
-        self._stamp = stamp
+        self.stamp = stamp
         self.groups, self._lookup, self.longest = [], {}, 1
         if stamp is None:
             log.warning("no synonyms file at %s: searching without synonyms", self.path)

@@ -1,0 +1,70 @@
+"""The machinery that keeps search quick: the answer cache and the scoring budget.
+
+(Speed itself is measured in bench/search.py; these tests check behaviour.)
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from app import search
+from app.audience import PUBLIC, STAFF
+from app.search import service
+from tests.conftest import CANARY_DOC
+from tests.history_helpers import commit
+
+
+@pytest.fixture(autouse=True)
+def no_throttle(monkeypatch):
+    monkeypatch.setattr(search, "CHECK_SECONDS", 0.0)
+
+
+@pytest.fixture
+def plans(monkeypatch):
+    """Counts how often a query is actually planned and run (not answered from cache)."""
+    calls: list[str] = []
+    real = search.plan
+
+    def counting(searcher, parsed, synonyms):
+        calls.append(" ".join(parsed.words))
+        return real(searcher, parsed, synonyms)
+
+    monkeypatch.setattr(search, "plan", counting)
+    return calls
+
+
+def test_repeated_query_is_answered_from_the_cache(app, plans):
+    with app.app_context():
+        first = service().search("Refund  window", PUBLIC)
+        again = service().search("refund window", PUBLIC)
+    assert plans == ["refund window"]  # the same normalised query: planned once
+    assert first.query == "Refund  window" and again.query == "refund window"
+    assert [r.url for r in again.results] == [r.url for r in first.results] != []
+
+
+@pytest.mark.parametrize("limit", [1, 10])
+def test_cache_keeps_audiences_and_limits_apart(app, plans, limit):
+    with app.app_context():
+        assert service().search(CANARY_DOC, PUBLIC, limit=limit).count == 0
+        assert service().search(CANARY_DOC, STAFF, limit=limit).count > 0
+        assert service().search(CANARY_DOC, PUBLIC, limit=limit + 1).count == 0
+    assert len(plans) == 3
+
+
+def test_a_commit_empties_the_cache(app, content_dir, plans):
+    with app.app_context():
+        assert service().search("quokka", PUBLIC).count == 0
+    commit(content_dir, {"faq/quokka.md": "---\naudience: public\n---\nquokka\n"}, "Add")
+    with app.app_context():
+        assert service().search("quokka", PUBLIC).count == 1
+    assert plans == ["quokka", "quokka"]
+
+
+def test_budget_ranks_what_was_scored_and_says_there_may_be_more(app, monkeypatch):
+    with app.app_context():
+        full = service().search("refund", PUBLIC)
+        monkeypatch.setattr(search, "TIME_BUDGET", 0.0)
+        monkeypatch.setattr(search._Budget, "EVERY", 1)
+        cut = service().search("refunds", PUBLIC)  # another query: not from the cache
+    assert not full.more and full.count >= 1
+    assert cut.more and cut.count == 1  # stopped after the first record it scored
