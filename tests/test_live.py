@@ -29,7 +29,7 @@ from tests.faults import (
     wait_for,
     wait_for_workers,
 )
-from tests.history_helpers import git_out
+from tests.history_helpers import commit, git_out
 from tests.live import LiveClient, LiveServer, prepare_dirs
 
 pytestmark = pytest.mark.slow
@@ -60,8 +60,8 @@ def test_login_limit_holds_across_workers(tmp_path):
         assert LiveClient(server.url).login("editor") == 302
 
 
-# Enough documents that a full index build takes a moment (a kill can land inside it),
-# few enough that it stays in one process (see search_index.build).
+# Added by the reindex drill: enough documents that a full index build takes a moment (a
+# kill can land inside it), few enough that it stays in one process (search_index.build).
 FILLER = {f"policies/filler-{i:03d}.md": (
     f"---\ntitle: Filler {i}\naudience: public\n---\n" + "Parcels and refunds. " * 80 +
     f"\n\n## Section {i}\n\n" + "Delivery windows and returns. " * 80 + "\n")
@@ -73,7 +73,7 @@ DRILL_DOCS = {f"policies/drill-{i}.md": f"---\ntitle: Drill {i}\naudience: publi
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     data, content = prepare_dirs(tmp_path_factory.mktemp("drills"),
-                                 {**FIXTURE_DOCS, **FILLER, **DRILL_DOCS})
+                                 {**FIXTURE_DOCS, **DRILL_DOCS})
     with LiveServer(data, content, workers=2, threads=2) as live:
         yield live
 
@@ -233,6 +233,14 @@ def test_kill_worker_during_saves_loses_nothing_acknowledged(server):
 def test_kill_reindex_midway(server):
     """kill -9 ``kb reindex`` (and its helpers) in the middle of a build: search keeps
     answering from the previous index, and the next reindex completes."""
+    head = commit(server.content_dir, FILLER, "Filler documents for the reindex drill")
+
+    def indexed() -> bool:
+        search_hits(server, "parcels")  # a search brings the index up to HEAD
+        state = server.data_dir / "index" / "STATE"
+        return state.exists() and head in state.read_text()
+
+    wait_for(indexed, 60, "the filler documents indexed")
     before = search_hits(server)
     caught = False
     with Traffic(server, [get("/api/search?q=parcels"), get("/api/search?q=refnud")],
