@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
+from flask import current_app
+
 from .audience import Viewer, visible
 from .content import Document, store
+from .search_dates import InForce, in_force
 
 UNTAGGED = "general"
 
@@ -17,13 +21,32 @@ def visible_documents(viewer: Viewer, *, kind: str | None = None) -> list[Docume
     Customers get the version in force today (``history.in_force``): an upcoming page or
     title does not show before its effective date.
     """
-    from .history import in_force
-
     docs = store().all()
     if not viewer.sees_internal:
-        docs = [in_force(d)[1] if d.effective else d for d in docs]
+        versions = _public_versions(docs)
+        docs = [versions.public_version(d) for d in docs]
     return [d for d in docs if d is not None and visible(d, viewer=viewer)
             and (kind is None or d.kind == kind)]
+
+
+_versions: dict[tuple[str, dt.date, int], InForce] = {}
+
+
+def _public_versions(docs: list[Document]) -> InForce:
+    """Versions in force today of documents whose current text is upcoming.
+
+    One ``git log`` for all of them (``search_dates``), cached until HEAD or the date
+    changes: a list page must not walk history once per upcoming document.
+    """
+    from .history import today
+
+    key = (current_app.extensions["kb_repo"].head(), today(), len(docs))
+    hit = _versions.get(key)
+    if hit is None:
+        hit = in_force(current_app.extensions["kb_repo"], docs, key[1])
+        _versions.clear()
+        _versions[key] = hit
+    return hit
 
 
 def group_by_tag(docs: list[Document]) -> list[tuple[str, list[Document]]]:
