@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from flask import current_app
 
 from .content import AUDIENCES, MAX_BYTES, compose, is_safe_slug, parse, repo, store
 from .gitrepo import RefMoved, is_valid_rev
+from .locks import exclusive
 
 LOCK_TIMEOUT = 30.0
 
@@ -91,23 +90,10 @@ def _data_dir() -> Path:
 @contextlib.contextmanager
 def write_lock(timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     """Exclusive across processes and threads (each call opens its own file description)."""
-    path = _data_dir() / "write.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise Busy("Another save is taking too long; try again.") from None
-                time.sleep(0.005)
-        try:
-            recover()
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive(_data_dir() / "write.lock", timeout=timeout, poll=0.005,
+                   on_timeout=Busy("Another save is taking too long; try again.")):
+        recover()
+        yield
 
 
 def _journal() -> Path:

@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import logging
 import os
 import re
-import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -35,6 +33,8 @@ from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 
 from .audience import PUBLIC, STAFF, Viewer, project
 from .content import ContentStore, Document
+from .locks import exclusive
+from .mdlines import with_code_flags
 from .render import section_id, without_title
 from .search_analysis import FastStemmingAnalyzer, SharedPositions
 from .search_dates import InForce, earliest
@@ -52,7 +52,6 @@ ANALYZER = FastStemmingAnalyzer()  # the terms of Whoosh's StemmingAnalyzer, fas
 WORD_ANALYZER = RegexTokenizer() | LowercaseFilter()
 
 _HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
-_FENCE_RE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 _LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MARKUP_RE = re.compile(r"<[^>]{0,200}>|[*_`]+|^!!!.*$|^[ \t]*[:|>-]+[ \t]*", re.M)
 
@@ -102,16 +101,8 @@ def split_sections(body: str) -> tuple[str, list[Section]]:
     used: dict[str, int] = {}
     heads: list[tuple[str, str]] = []
     chunks: list[list[str]] = [[]]  # chunks[0] is the intro, chunks[i] follows heads[i-1]
-    fence: str | None = None
-    for line in body.splitlines():
-        fence_match = _FENCE_RE.match(line)
-        if fence_match:
-            marker = fence_match.group(1)
-            if fence is None:
-                fence = marker
-            elif marker[0] == fence[0] and len(marker) >= len(fence):
-                fence = None
-        elif fence is None and (match := _HEADING_RE.match(line)):
+    for line, code in with_code_flags(body.splitlines()):
+        if not code and (match := _HEADING_RE.match(line)):
             text = heading_text(match.group(2))
             sid = section_id(text, used)  # every level counts, as in the toc extension
             if len(match.group(1)) <= 2:
@@ -165,21 +156,9 @@ class IndexBusy(RuntimeError):
 @contextlib.contextmanager
 def locked(root: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     """The one way to write: an exclusive fcntl lock shared by every worker and CLI."""
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK_FILE, "a") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise IndexBusy(f"search index locked for over {timeout:.0f} s") from None
-                time.sleep(0.02)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive(root / LOCK_FILE, timeout=timeout, poll=0.02,
+                   on_timeout=IndexBusy(f"search index locked for over {timeout:.0f} s")):
+        yield
 
 
 class State(NamedTuple):
