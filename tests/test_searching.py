@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import textwrap
 
 import pytest
 from whoosh import index as windex
@@ -16,6 +15,7 @@ from app.search import service
 from app.search_index import split_sections
 from app.search_query import FUZZY_BOOST, distance, parse, plan
 from tests.conftest import CANARY_BLOCK, CANARY_DOC, CANARY_TITLE, git
+from tests.history_helpers import commit as commit_files
 
 
 @pytest.fixture(autouse=True)
@@ -33,15 +33,7 @@ def urls(answer) -> list[str]:
 
 
 def commit(content_dir, files: dict[str, str | None], message: str = "Edit") -> None:
-    for rel, text in files.items():
-        path = content_dir / rel
-        if text is None:
-            path.unlink()
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(textwrap.dedent(text), encoding="utf-8")
-    git(content_dir, "add", "-A")
-    git(content_dir, "commit", "-q", "-m", message)
+    commit_files(content_dir, files, message)
 
 
 # -- sections ------------------------------------------------------------------------------
