@@ -108,6 +108,21 @@ def check_command() -> None:
     click.echo(f"{total} documents, no problems.")
 
 
+@kb.command("reindex")
+def reindex_command() -> None:
+    """Rebuild the search index from the content repository (safe while the site runs)."""
+    from . import search_index
+    from .search import service
+
+    svc = service()
+    total = len(svc.store.all())
+    with click.progressbar(length=total, label="Indexing documents") as bar, \
+            search_index.locked(svc.root):
+        counts = svc.rebuild_locked(progress=bar.update)
+    click.echo(f"Indexed {total} documents: {counts['public']} public and "
+               f"{counts['staff']} staff records.")
+
+
 @kb.command("due")
 @click.option("--within", type=click.IntRange(0, 366), default=0,
               help="Also list documents due within this many days.")

@@ -22,7 +22,6 @@ from urllib.parse import urlencode
 
 import click
 from flask import Flask, current_app
-from flask.cli import with_appcontext
 from markupsafe import Markup
 from whoosh import index as windex
 from whoosh import query as Q
@@ -394,17 +393,4 @@ def init_app(app: Flask) -> None:
             click.echo(f"Built the search index ({len(store().all())} documents)")
 
     cli.init_steps(app).append(init_step)
-    cli.kb.add_command(reindex_command)
 
-
-@click.command("reindex")
-@with_appcontext
-def reindex_command() -> None:
-    """Rebuild the search index from the content repository."""
-    svc = service()
-    total = len(svc.store.all())
-    with click.progressbar(length=total, label="Indexing documents") as bar, \
-            si.locked(svc.root):
-        counts = svc.rebuild_locked(progress=bar.update)
-    click.echo(f"Indexed {total} documents: {counts['public']} public and "
-               f"{counts['staff']} staff records.")
