@@ -83,12 +83,7 @@ PAGES = [get("/"), get("/policies/refunds"), get("/faq/track-order"), get("/heal
 
 def test_kill_worker_during_traffic(server):
     with Traffic(server, PAGES, threads=4) as traffic:
-        wait_for_traffic(traffic, "before")
-        traffic.mark("kill")
-        victim = kill_worker(server)
-        wait_for_workers(server, gone=victim)
-        traffic.mark("after")
-        wait_for_traffic(traffic, "after", 200)
+        kill_a_worker_mid_traffic(server, traffic, after=200)
     for phase in ("before", "kill", "after"):
         assert traffic.count(phase, lambda s: s != 200) == 0, traffic.statuses
     # Only requests in flight on the killed worker may fail (at most one per client thread).
@@ -112,12 +107,7 @@ def test_kill_worker_during_writes_loses_nothing_committed(server):
 
     before = rows()
     with Traffic(server, [post("/login", form, client.cookie_header())], threads=3) as traffic:
-        wait_for_traffic(traffic, "before", 10)
-        traffic.mark("kill")
-        victim = kill_worker(server)
-        wait_for_workers(server, gone=victim)
-        traffic.mark("after")
-        wait_for_traffic(traffic, "after", 10)
+        kill_a_worker_mid_traffic(server, traffic, before=10, after=10)
     succeeded = sum(traffic.count(p, lambda s: s == 302) for p in ("before", "kill", "after"))
     assert sum(traffic.count(p) for p in ("before", "kill", "after")) == succeeded
     assert traffic.failures["kill"] <= traffic.threads
@@ -208,12 +198,7 @@ def test_kill_worker_during_saves_loses_nothing_acknowledged(server):
     cookie = editor_cookie(server)
     savers = [Saver(f"/edit/policies/drill-{i}", cookie) for i in range(3)]
     with Traffic(server, savers, threads=3) as traffic:
-        wait_for_traffic(traffic, "before", 6)
-        traffic.mark("kill")
-        victim = kill_worker(server)
-        wait_for_workers(server, gone=victim)
-        traffic.mark("after")
-        wait_for_traffic(traffic, "after", 6)
+        kill_a_worker_mid_traffic(server, traffic, before=6, after=6)
     for phase in ("before", "kill", "after"):
         assert traffic.count(phase, lambda s: s not in (200, 302, 409)) == 0, traffic.statuses
     assert traffic.count("after", lambda s: s == 302) > 0, traffic.statuses  # saving goes on
@@ -311,6 +296,17 @@ def test_held_write_lock_delays_a_save(server):
     assert outcome == [302] and time.monotonic() - started >= 1.0
     marker = saver.acknowledged[0]
     assert f"Saved by {marker}." in LiveClient(server.url).request("/policies/drill-0")[1]
+
+
+def kill_a_worker_mid_traffic(server, traffic: Traffic, *, before: int = 50,
+                              after: int = 50) -> None:
+    """Phases "before", "kill" (kill -9 one worker until the master replaced it), "after"."""
+    wait_for_traffic(traffic, "before", before)
+    traffic.mark("kill")
+    victim = kill_worker(server)
+    wait_for_workers(server, gone=victim)
+    traffic.mark("after")
+    wait_for_traffic(traffic, "after", after)
 
 
 def wait_for_traffic(traffic: Traffic, phase: str, at_least: int = 50) -> None:

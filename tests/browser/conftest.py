@@ -55,12 +55,17 @@ def page(browser):
     context.close()
 
 
+def sign_in(page, base_url: str, username: str = "agent") -> None:
+    """Sign in through the real form and wait for the home page."""
+    page.goto(base_url + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(base_url + "/")
+
+
 @pytest.fixture
 def login(page, live_server):
     def do_login(username: str = "agent"):
-        page.goto(live_server.url + "/login")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(live_server.url + "/")
+        sign_in(page, live_server.url, username)
     return do_login

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
+from tests.browser.conftest import sign_in
 from tests.history_helpers import commit
 
 DOC = """\
@@ -34,11 +34,7 @@ def signed_in(browser, live_server):
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
-        page.goto(live_server.url + "/login")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(live_server.url + "/")
+        sign_in(page, live_server.url, username)
         return page
 
     yield open_as
