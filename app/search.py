@@ -25,7 +25,6 @@ from flask import Flask, current_app
 from markupsafe import Markup
 from whoosh import index as windex
 from whoosh import query as Q
-from whoosh.collectors import Collector, TimeLimit, TimeLimitCollector
 from whoosh.searching import Searcher
 
 from . import search_index as si
@@ -36,13 +35,13 @@ from .lru import SizedLRU
 from .search_build import build
 from .search_dates import in_force, revisions
 from .search_query import Parsed, Synonyms, normalise, parse, plan, snippet
+from .search_scoring import top
 
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 0.3
 UPDATE_LOCK_TIMEOUT = 10.0
 MAX_LIMIT = 50
-TIME_BUDGET = 0.02  # seconds of scoring per search, see _hits
 SECTIONS_PER_DOC = 3
 ANSWERS_CACHED = 2000  # per worker; see SearchService._search
 
@@ -259,16 +258,16 @@ class SearchService:
             return answer
         query = Q.And(steps.clauses + steps.filters) if steps.clauses else Q.And(
             [Q.Every(), *steps.filters])
-        hits, cut = _hits(searcher, query, limit)
+        hits, more = _hits(searcher, query, limit)
         if not hits and len(steps.clauses) > 1:
             query = Q.And([Q.Or(steps.clauses), *steps.filters])
-            (hits, cut), answer.fallback = _hits(searcher, query, limit), True
+            (hits, more), answer.fallback = _hits(searcher, query, limit), True
         groups: dict[str, list[dict]] = {}
         for hit in hits:
             groups.setdefault(hit["path"], []).append(hit)
-        # Counting every match would cost more than the search itself on a big catalogue:
-        # the count is exact up to what one page of hits holds, then "more".
-        answer.count, answer.more = len(groups), cut or len(hits) >= _depth(limit)
+        # Records are fetched for a few pages of documents: the count is exact up to
+        # those, then "more".
+        answer.count, answer.more = len(groups), more
         answer.results = [_result(recs, steps.stems) for recs in list(groups.values())[:limit]]
         return answer
 
@@ -283,49 +282,12 @@ def _depth(limit: int) -> int:
 
 
 def _hits(searcher: Searcher, query: Q.Query, limit: int) -> tuple[list[dict], bool]:
-    """Best records, best first (top-k with Whoosh's block-max skipping, no full count).
+    """The best records, best first, and whether more records matched than were fetched.
 
-    Scoring stops after ``TIME_BUDGET`` seconds: a query made only of words found on nearly
-    every page (which says little) then ranks the records scored so far, instead of
-    keeping an agent waiting.  Returns the hits and whether the budget cut the scan.
-    """
-    collector = _Budget(searcher.collector(limit=_depth(limit)), TIME_BUDGET)
-    cut = False
-    try:
-        searcher.search_with_collector(query, collector)
-    except TimeLimit:
-        cut = True
-    hits = [hit.fields() for hit in collector.results()]
-    if cut and not hits:
-        # A cold or busy worker can use the whole budget before the first match: finish
-        # the scan rather than claim that nothing matches.
-        results = searcher.search(query, limit=_depth(limit), terms=False)
-        hits = [hit.fields() for hit in results]
-    return hits, cut
-
-
-class _Budget(TimeLimitCollector):
-    """Whoosh's time limit without its timer thread (starting a thread per search cost
-    milliseconds on a busy machine): the clock is read every few matches instead."""
-
-    EVERY = 32
-
-    def __init__(self, child: Collector, seconds: float):
-        super().__init__(child, timelimit=seconds, use_alarm=False)
-
-    def prepare(self, top_searcher, q, context) -> None:
-        self.child.prepare(top_searcher, q, context)
-        self.deadline = time.perf_counter() + self.timelimit
-
-    def collect_matches(self) -> None:
-        child, every, deadline = self.child, self.EVERY, self.deadline
-        for n, sub_docnum in enumerate(child.matches(), 1):
-            child.collect(sub_docnum)
-            if not n % every and time.perf_counter() > deadline:
-                raise TimeLimit
-
-    def finish(self) -> None:
-        self.child.finish()
+    Every matching record is scored (``search_scoring``), so the order is exact even for a
+    word found on every page."""
+    docnums, total = top(searcher, query, _depth(limit))
+    return [searcher.stored_fields(n) for n in docnums], total > len(docnums)
 
 
 def _result(recs: list[dict], stems: set[str]) -> Result:
