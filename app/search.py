@@ -243,7 +243,7 @@ class SearchService:
         state = self._local.searchers[0]
         if state is None:  # no complete index: nothing to key an answer on
             return replace(self._answer(searcher, parsed, name, limit), query=text)
-        key = (state.build, name, normalise(text), self.synonyms.stamp, limit)
+        key = (state.build, name, normalise(text), parsed.partial, self.synonyms.stamp, limit)
         cached = self._answers.get(key)
         if cached is None:
             cached = self._answers.put(key, self._answer(searcher, parsed, name, limit))

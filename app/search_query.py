@@ -31,6 +31,8 @@ FIELD = "content"
 KIND_ALIASES = {"policy": "policy", "policies": "policy", "faq": "faq", "faqs": "faq",
                 "question": "faq", "questions": "faq"}
 FUZZY_BOOST = 0.3
+PREFIX_BOOST = 0.5  # a completion of the word being typed ranks below the word itself
+PREFIX_MIN, PREFIX_TERMS = 3, 8  # letters typed before completing; completions tried
 _TOKEN_RE = re.compile(r'(?P<field>tag|kind):(?P<value>"[^"]*"|\S+)|"(?P<phrase>[^"]*)"?'
                        r'|(?P<word>[^\s"]+)', re.I)
 
@@ -59,6 +61,7 @@ class Parsed:
     phrases: list[list[str]] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
+    partial: bool = False  # the last word may still be being typed (no space after it)
 
     @property
     def empty(self) -> bool:
@@ -67,6 +70,7 @@ class Parsed:
 
 def parse(text: str) -> Parsed:
     parsed = Parsed()
+    match = None
     for match in _TOKEN_RE.finditer(text[:MAX_QUERY]):
         if match.group("field"):
             name, value = match.group("field").lower(), match.group("value").strip('"').lower()
@@ -82,6 +86,9 @@ def parse(text: str) -> Parsed:
                 parsed.words.extend(phrase)
         else:
             parsed.words.extend(words(match.group("word")))
+    # A word right at the end (no space typed after it yet) may be unfinished.
+    parsed.partial = bool(parsed.words and match and match.group("word")
+                          and match.end() == len(text[:MAX_QUERY]))
     return parsed
 
 
@@ -203,6 +210,15 @@ def surface(searcher: Searcher, stem_text: str, typed: str) -> str:
     return min(forms, key=lambda w: (distance(typed, w), w)) if forms else stem_text
 
 
+def completions(searcher: Searcher, word: str) -> list[str]:
+    """Index terms that start with a word still being typed, most used first ("refu" ->
+    "refund", "refus"), from the viewer's own index like every other suggestion."""
+    if len(word) < PREFIX_MIN:
+        return []
+    found = searcher.reader().most_frequent_terms(FIELD, PREFIX_TERMS + 1, prefix=word)
+    return [t.decode() if isinstance(t, bytes) else t for _w, t in found][:PREFIX_TERMS]
+
+
 # -- building the query ----------------------------------------------------------------------
 def _any_field(stem_text: str, boost: float = 1.0) -> Q.Query:
     return Q.Term(FIELD, stem_text, boost=boost)
@@ -229,6 +245,7 @@ class Plan:
 def plan(searcher: Searcher, parsed: Parsed, synonyms: Synonyms) -> Plan:
     pairs = [(w, stem(w)) for w in parsed.words]
     pairs = [(w, s) for w, s in pairs if s]  # stop words drop out
+    typing = bool(parsed.partial and pairs and pairs[-1][0] == parsed.words[-1])
     stems = [s for _w, s in pairs]
     clauses: list[Q.Query] = []
     wanted: set[str] = set()
@@ -246,7 +263,12 @@ def plan(searcher: Searcher, parsed: Parsed, synonyms: Synonyms) -> Plan:
         word, stem_text = pairs[i]
         options: list[Q.Query] = [_any_field(stem_text)]
         wanted.add(stem_text)
-        if not _known(searcher, stem_text):
+        if typing and i == len(pairs) - 1:  # the word being typed: also its completions
+            for completed in completions(searcher, word):
+                if completed != stem_text:
+                    options.append(_any_field(completed, boost=PREFIX_BOOST))
+                    wanted.add(completed)
+        if len(options) == 1 and not _known(searcher, stem_text):
             fixes = corrections(searcher, word)
             for fixed in fixes:
                 options.append(_any_field(fixed, boost=FUZZY_BOOST))

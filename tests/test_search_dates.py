@@ -175,7 +175,8 @@ def test_parallel_build_matches_the_catalogue(app, content_dir, runner):
             tops = [f["path"] for f in searcher.all_stored_fields() if f["id"] == f["path"]]
         assert sorted(tops) == sorted(paths), name  # every document once, none twice
     with app.app_context():
-        hits = [r.url for r in service().search("word3", PUBLIC, limit=50).results]
-    assert count(app, "word1") == 1 and hits and "/faq/bulk/q003" not in hits  # typos only
-    assert count(app, "word3", STAFF) == 1 and count(app, "more199") == 1
+        hits = [r.url for r in service().search("word3 ", PUBLIC, limit=50).results]
+    # A space after each word: finished words, not completed ("word1" -> "word10", …).
+    assert count(app, "word1 ") == 1 and hits and "/faq/bulk/q003" not in hits  # typos only
+    assert count(app, "word3 ", STAFF) == 1 and count(app, "more199 ") == 1
     assert count(app, "\"shared text\"") >= 10

@@ -13,7 +13,7 @@ from app.audience import PUBLIC, STAFF, Viewer
 from app.render import render
 from app.search import service
 from app.search_index import split_sections
-from app.search_query import FUZZY_BOOST, distance, parse, plan
+from app.search_query import FUZZY_BOOST, PREFIX_BOOST, distance, parse, plan
 from tests.conftest import CANARY_BLOCK, CANARY_DOC, CANARY_TITLE, git
 from tests.history_helpers import commit as commit_files
 
@@ -152,6 +152,46 @@ def test_short_words_are_not_fuzzed_and_fuzzy_ranks_below_exact(app):
         steps = plan(svc.searcher("public"), parse("refnud"), svc.synonyms)
     fuzzy = [q for q in steps.clauses[0].subqueries if q.boost != 1.0]
     assert fuzzy and all(q.boost == FUZZY_BOOST for q in fuzzy)
+
+
+# -- as you type ----------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "partial"), [
+    ("refu", True), ("refund wind", True), ("refu ", False), ('"refund wind"', False),
+    ('"refund wind', False), ("refund tag:orders", False), ("kind:faq", False), ("", False),
+])
+def test_a_word_at_the_very_end_may_be_unfinished(text, partial):
+    assert parse(text).partial is partial
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("ref", "/policies/refunds"), ("refu", "/policies/refunds"),
+    ("refund wind", "/policies/refunds"), ("trac", "/faq/track-order"),
+])
+def test_the_word_being_typed_is_completed(app, client, typed, expected):
+    assert urls(find(app, typed))[:1] == [expected]
+    body = client.get(f"/api/search?q={typed}").get_json()
+    assert body["results"][0]["url"].startswith(expected)
+
+
+def test_completions_rank_below_the_word_itself_and_stop_at_a_space(app, client):
+    assert find(app, "refu ").count == 0  # a finished word is not completed
+    assert client.get("/api/search?q=refu%20").get_json()["count"] == 0
+    assert find(app, "re").count == 0  # two letters say too little
+    with app.app_context():
+        svc = service()
+        steps = plan(svc.searcher("public"), parse("refund wind"), svc.synonyms)
+    typed = steps.clauses[-1]
+    assert {q.text for q in typed.subqueries} >= {"wind", "window"}
+    assert all(q.boost == PREFIX_BOOST for q in typed.subqueries if q.text != "wind")
+
+
+@pytest.mark.parametrize("viewer", [PUBLIC, STAFF])
+def test_completions_come_from_the_viewers_own_index(app, viewer):
+    prefix = CANARY_BLOCK[:6]
+    found = find(app, prefix, viewer)
+    assert (found.count > 0) is viewer.sees_internal
+    if not viewer.sees_internal:
+        assert found.suggestion is None
 
 
 # -- synonyms -------------------------------------------------------------------------------

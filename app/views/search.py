@@ -14,7 +14,8 @@ bp = Blueprint("search", __name__)
 
 
 def _query() -> str:
-    return request.args.get("q", "")[:MAX_QUERY].strip()
+    # A trailing space stays: it says the last word is finished (see ``search_query.parse``).
+    return request.args.get("q", "")[:MAX_QUERY].lstrip()
 
 
 def _limit(default: int) -> int:

@@ -113,8 +113,10 @@
     }
 
     function query() {
-      var q = input.value.trim();
-      if (!q) { clear(); return; }
+      // Keep a trailing space: it tells the server the last word is finished (a word
+      // at the very end is also completed: "refu" finds "refund").
+      var q = input.value.replace(/^\s+/, "");
+      if (!q.trim()) { clear(); return; }
       if (controller) { controller.abort(); }
       controller = new AbortController();
       var url = form.dataset.api + "?limit=8&q=" + encodeURIComponent(q) +
@@ -123,7 +125,7 @@
                   headers: {"Accept": "application/json"}})
         .then(function (res) { return res.ok ? res.json() : null; })
         .then(function (data) {
-          if (data && input.value.trim() === q) { lastQuery = q; render(data); }
+          if (data && input.value.replace(/^\s+/, "") === q) { lastQuery = q; render(data); }
         })
         .catch(function () { /* aborted by a newer keystroke, or offline */ });
     }
