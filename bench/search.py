@@ -41,6 +41,7 @@ QUERIES = {
     "two words": "refund delivery",
     "phrase": '"delivery address"',
     "typo": "custmer refnud",
+    "word being typed": "deliv",
     "no hit (internal-only word)": "zanzibarian",
 }
 
