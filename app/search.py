@@ -134,7 +134,13 @@ class SearchService:
             state = si.read_state(self.root)
             head = self.repo.head()
             if state is None or state.head != head:
-                self._catch_up(head)
+                try:
+                    self._catch_up(head)
+                except si.IndexBusy:
+                    # Another worker is writing (most likely this very change): serve the
+                    # current index rather than hold this request; look again shortly.
+                    self._checked = 0.0
+                    return
                 state = si.read_state(self.root)
             if state is not None and state.due is not None and state.due <= self.today():
                 self._date_passed()
@@ -144,21 +150,26 @@ class SearchService:
             self._check_lock.release()
 
     def _catch_up(self, head: str) -> None:
-        with si.locked(self.root, timeout=UPDATE_LOCK_TIMEOUT):
+        # Without waiting: when another worker holds the lock it is bringing the index up
+        # to date, and this one's searches keep using the current index meanwhile.
+        with si.locked(self.root, timeout=0.0):
             state = si.read_state(self.root)
             if state is not None and state.head == head:
                 return
             paths = self._changed(state.head if state else "", head)
-            if paths is None or not si.is_healthy(self.root):
-                log.info("search index: full rebuild for %s", head[:12])
-                self.rebuild_locked()
-            else:
+            if paths is not None and state is not None:
                 docs = [d for d in (si._load(self.store, p) for p in paths) if d is not None]
-                # The old due date is kept even when it has passed: the next check then
-                # brings the other upcoming documents up to date (``_date_passed``).
-                si.update(self.root, self.store, paths, head,
-                          in_force(self.repo, docs, self.today()), state.due)
-                log.info("search index: %d file(s) updated to %s", len(paths), head[:12])
+                try:
+                    # The old due date is kept even when it has passed: the next check
+                    # then brings the other upcoming documents up to date (``_date_passed``).
+                    si.update(self.root, self.store, paths, head,
+                              in_force(self.repo, docs, self.today()), state.due)
+                    log.info("search index: %d file(s) updated to %s", len(paths), head[:12])
+                    return
+                except Exception:  # a damaged index: the full build below replaces it
+                    log.exception("search index: update failed, rebuilding")
+            log.info("search index: full rebuild for %s", head[:12])
+            self.rebuild_locked()
 
     def _date_passed(self) -> None:
         """An effective date arrived: documents that were upcoming at the last look get the
@@ -209,9 +220,11 @@ class SearchService:
             if cached:
                 for s in cached[1].values():
                     s.close()
-            opened = {n: windex.open_dir(str(self.root / n)).searcher() for n in si.AUDIENCES}
-            self._local.searchers = cached = (state, opened)
-        return cached[1][name]
+            self._local.searchers = cached = (state, {})
+        opened = cached[1]
+        if name not in opened:  # opened when first needed: most workers serve one audience
+            opened[name] = windex.open_dir(str(self.root / name)).searcher()
+        return opened[name]
 
     def search(self, text: str, viewer: Viewer, limit: int = 10) -> Answer:
         """Search the viewer's index.  A damaged index is rebuilt and the search retried
