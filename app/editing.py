@@ -27,6 +27,7 @@ from flask import current_app
 
 from .content import AUDIENCES, MAX_BYTES, compose, is_safe_slug, parse, repo, store
 from .gitrepo import RefMoved, is_valid_rev
+from .headmoves import Commit, Move
 from .locks import exclusive
 
 LOCK_TIMEOUT = 30.0
@@ -162,8 +163,9 @@ def commit_files(files: dict[str, bytes | None], change: Change,
             check(head)
         blobs = {p: (git.hash_object(d) if d is not None else None) for p, d in files.items()}
         tmp_index = _data_dir() / f"write-index.{os.getpid()}"
+        when = dt.datetime.now().astimezone().replace(microsecond=0)
         new = git.make_commit(head, blobs, change.full_message(), author=change.ident(),
-                              tmp_index=tmp_index)
+                              tmp_index=tmp_index, when=when)
         checkpoint("committed")
         _write_atomic(_journal(), json.dumps({"commit": new, "files": blobs}))
         checkpoint("journal")
@@ -173,6 +175,9 @@ def commit_files(files: dict[str, bytes | None], change: Change,
             _journal().unlink(missing_ok=True)
             raise EditError("The repository changed while saving; try again.") from None
         checkpoint("ref")
+        # This worker's caches learn what changed from here, without asking git.
+        git.moves.record(Move(head, new, (Commit(new, when, change.material, tuple(files)),),
+                              frozenset(files)))
         _apply(files)
         checkpoint("worktree")
         git.sync_index(list(files))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .changemap import ChangeMap
+    from .headmoves import HeadMoves
 
 REV_RE = re.compile(r"^[0-9a-f]{7,40}$")
 _ENV = {
@@ -66,6 +67,7 @@ def is_valid_rev(rev: str) -> bool:
 class GitRepo:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+        self._dirs: tuple[str, ...] | None = None
 
     def git(self, *args: str, input: bytes | None = None, check: bool = True,
             env: dict | None = None) -> bytes:
@@ -89,25 +91,38 @@ class GitRepo:
         return dot_git
 
     def head(self) -> str:
-        """The commit HEAD points to, read from files (no process: this runs per request)."""
+        """The commit HEAD points to, read from files (no process: this runs per request,
+        often several times, so plain ``open`` and no pathlib)."""
         try:
-            git_dir = self.git_dir()
-            ref = (git_dir / "HEAD").read_text().strip()
+            dirs = self._dirs or self._find_dirs()
+            with open(os.path.join(dirs[0], "HEAD"), "rb") as handle:
+                ref = handle.read().decode().strip()
             if not ref.startswith("ref: "):
                 return ref
             name = ref[5:]
-            for base in (git_dir, _common_dir(git_dir)):
-                ref_file = base / name
-                if ref_file.is_file():
-                    return ref_file.read_text().strip()
-                packed = base / "packed-refs"
-                if packed.is_file():
-                    for line in packed.read_text().splitlines():
-                        if line.endswith(" " + name):
-                            return line.split(" ", 1)[0]
+            for base in dirs:
+                try:
+                    with open(os.path.join(base, name), "rb") as handle:
+                        return handle.read().decode().strip()
+                except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                    pass
+                packed = os.path.join(base, "packed-refs")
+                if os.path.isfile(packed):
+                    with open(packed, encoding="utf-8") as handle:
+                        for line in handle.read().splitlines():
+                            if line.endswith(" " + name):
+                                return line.split(" ", 1)[0]
         except OSError:
             pass
         return ""
+
+    def _find_dirs(self) -> tuple[str, ...]:
+        """The git dir and, for a worktree, the common dir (kept once the repo exists)."""
+        git_dir = self.git_dir()
+        if not (git_dir / "HEAD").is_file():
+            raise FileNotFoundError(git_dir)
+        self._dirs = tuple(dict.fromkeys((str(git_dir), str(_common_dir(git_dir)))))
+        return self._dirs
 
     @functools.cached_property
     def changes(self) -> ChangeMap:
@@ -115,6 +130,13 @@ class GitRepo:
         from .changemap import ChangeMap
 
         return ChangeMap(self)
+
+    @functools.cached_property
+    def moves(self) -> HeadMoves:
+        """What changed between two heads, learned once per head move (see headmoves)."""
+        from .headmoves import HeadMoves
+
+        return HeadMoves(self)
 
     def last_change(self, path: str) -> Change | None:
         """The last commit that touched ``path`` (from the change map: no git per call)."""
@@ -217,10 +239,13 @@ class GitRepo:
         return self.git("symbolic-ref", "-q", "HEAD").decode().strip() or "refs/heads/main"
 
     def make_commit(self, parent: str, changes: dict[str, str | None], message: str, *,
-                    author: tuple[str, str], tmp_index: Path) -> str:
+                    author: tuple[str, str], tmp_index: Path,
+                    when: dt.datetime | None = None) -> str:
         """A commit on top of ``parent`` with ``changes`` (path -> blob, None = remove).
 
         Built in a private index file: neither the branch nor the work tree is touched.
+        ``when`` (timezone-aware, whole seconds) fixes the commit's date, so the caller
+        knows it without reading the commit back.
         """
         env = {"GIT_INDEX_FILE": str(tmp_index)}
         try:
@@ -239,6 +264,9 @@ class GitRepo:
         name, email = author
         ident = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
                  "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+        if when is not None:
+            stamp = f"{int(when.timestamp())} {when.strftime('%z')}"
+            ident.update(GIT_AUTHOR_DATE=stamp, GIT_COMMITTER_DATE=stamp)
         return self.git("commit-tree", tree, "-p", parent, input=message.encode(),
                         env=ident).decode().strip()
 
