@@ -244,7 +244,7 @@ def save(kind: str, slug: str, text: str, *, base_rev: str, change: Change) -> s
     data = text.encode()
 
     def check(head: str) -> None:
-        base_blob, head_blob = git.blob_at(base_rev, path), git.blob_at(head, path)
+        base_blob, head_blob = git.blobs_at([(base_rev, path), (head, path)])
         if base_blob != head_blob:
             blobs = git.read_blobs([base_blob, head_blob])
             base, theirs = blobs.get(base_blob, b""), blobs.get(head_blob, b"")
