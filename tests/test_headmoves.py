@@ -156,3 +156,22 @@ def test_a_save_tells_its_own_worker_without_git(app, client, auth, content_dir,
                          capture_output=True, text=True, check=True).stdout.split()
     change = app.extensions["kb_repo"].changes.last("policies/refunds.md")
     assert change.sha == new[0] and change.when.isoformat() == new[1]
+
+
+def test_a_commit_built_before_the_lock_is_rebuilt_when_head_moved(app, content_dir):
+    """Saves build their commit before queueing for the lock; a save that landed meanwhile
+    is not overwritten: the check runs again and the commit goes on top of it."""
+    heads: list[str] = []
+
+    def check(head: str) -> None:
+        heads.append(head)
+        if len(heads) == 1:  # another save lands while this one was being built
+            commit_file(content_dir, "faq/other.md", "other\n", "Concurrent")
+
+    with app.app_context():
+        new = editing.commit_files({"faq/mine.md": b"mine\n"}, editing.Change("Mine", "ed"),
+                                   check)
+    assert heads[1] != heads[0] and len(heads) == 2
+    assert git(content_dir, "rev-parse", f"{new}^").strip() == heads[1]
+    assert (content_dir / "faq/other.md").exists() and (content_dir / "faq/mine.md").exists()
+    assert git(content_dir, "status", "--porcelain") == ""
