@@ -46,9 +46,10 @@ class ContentStore:
     """The documents of one content root, cached by file modification time.
 
     Single documents are read per request (a ``stat`` checks freshness), so an edit shows at
-    once.  The catalogue of all documents (lists, sitemap) is rescanned when the repository's
-    HEAD moves, and every ``rescan_seconds`` for edits not yet committed; only changed files
-    are parsed again (a warm rescan of 10,000 files takes a few tens of milliseconds).
+    once.  The catalogue of all documents (lists, sitemap) follows the repository's HEAD: a
+    commit re-reads just the files it touched (``headmoves``); a full rescan runs every
+    ``rescan_seconds`` for edits not yet committed and after a reset, and parses only
+    changed files again (a warm rescan of 10,000 files takes a few tens of milliseconds).
     """
 
     def __init__(self, root: str | os.PathLike, *, rescan_seconds: float = 30.0,
