@@ -53,9 +53,10 @@ def _acked(db: sqlite3.Connection, user_id: int) -> dict[tuple[str, str], list[s
 def pending_for(db: sqlite3.Connection, user_id: int) -> list[Pending]:
     """Documents whose latest material revision this user has not acknowledged."""
     acked = _acked(db, user_id)
+    materials = current_app.extensions["kb_repo"].changes.materials()
     out = []
     for doc in store().all():
-        change = _material(doc)
+        change = materials.get(doc.path)
         if change is None:
             continue
         revs = acked.get((doc.kind, doc.slug), [])

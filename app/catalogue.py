@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -29,24 +30,44 @@ def visible_documents(viewer: Viewer, *, kind: str | None = None) -> list[Docume
             and (kind is None or d.kind == kind)]
 
 
-_versions: dict[tuple[str, dt.date, int], InForce] = {}
+class _PublicVersions:
+    """Per app: path -> (current document, its version in force today) for upcoming ones."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.day: dt.date | None = None
+        self.head: str | None = None
+        self.entries: dict[str, tuple[Document, Document | None]] = {}
 
 
 def _public_versions(docs: list[Document]) -> InForce:
     """Versions in force today of documents whose current text is upcoming.
 
-    One ``git log`` for all of them (``search_dates``), cached until HEAD or the date
-    changes: a list page must not walk history once per upcoming document.
+    One ``git log`` for all of them (``search_dates``) the first time; then an entry is
+    worked out again only when its document was re-read or a commit touched its file
+    (``headmoves``): a save elsewhere costs list pages nothing.  A new day starts afresh.
     """
     from .history import today
 
-    key = (current_app.extensions["kb_repo"].head(), today(), len(docs))
-    hit = _versions.get(key)
-    if hit is None:
-        hit = in_force(current_app.extensions["kb_repo"], docs, key[1])
-        _versions.clear()
-        _versions[key] = hit
-    return hit
+    repo = current_app.extensions["kb_repo"]
+    state = current_app.extensions.setdefault("kb_public_versions", _PublicVersions())
+    day, head = today(), repo.head()
+    upcoming = [d for d in docs if d.effective is not None and d.effective > day]
+    with state.lock:
+        if state.day != day:
+            state.entries.clear()
+        elif state.head != head:
+            move = repo.moves.between(state.head, head)
+            for path in list(state.entries) if move is None else move.paths:
+                state.entries.pop(path, None)
+        state.day, state.head = day, head
+        missing = [d for d in upcoming if state.entries.get(d.path, (None,))[0] is not d]
+        if missing:
+            found = in_force(repo, missing, day)
+            for doc in missing:
+                state.entries[doc.path] = (doc, found.versions.get(doc.path))
+        # ``due`` is not needed by lists; only the search index schedules on it.
+        return InForce({d.path: state.entries[d.path][1] for d in upcoming})
 
 
 def group_by_tag(docs: list[Document]) -> list[tuple[str, list[Document]]]:

@@ -34,6 +34,12 @@ class ChangeMap:
         self._refresh()
         return self._material.get(path)
 
+    def materials(self) -> dict[str, Change]:
+        """Path -> last material change, for a whole list at once: one HEAD check, not one
+        per document (the "To read" count is on every staff page)."""
+        self._refresh()
+        return self._material
+
     def _refresh(self) -> None:
         head = self.repo.head()
         if head == self._head or not head:
@@ -41,19 +47,23 @@ class ChangeMap:
         with self._lock:
             if head == self._head:
                 return
-            old = self._head
-            incremental = old is not None and self._is_ancestor(old, head)
-            last, material = self._walk(f"{old}..{head}" if incremental else head)
-            if incremental:
+            # The commits since the head we reflect, shared with the other HEAD-keyed
+            # caches; None after a force-push or reset: then rebuild from scratch.
+            move = self.repo.moves.between(self._head, head)
+            if move is not None:
+                last: dict[str, Change] = {}
+                material: dict[str, Change] = {}
+                for commit in move.commits:  # newest first
+                    change = Change(commit.sha, commit.when, commit.material)
+                    for path in commit.paths:
+                        last.setdefault(path, change)
+                        if change.material:
+                            material.setdefault(path, change)
                 self._last.update(last)
                 self._material.update(material)
             else:
-                self._last, self._material = last, material
+                self._last, self._material = self._walk(head)
             self._head = head
-
-    def _is_ancestor(self, old: str, new: str) -> bool:
-        # After a force-push or reset the old HEAD is not an ancestor: rebuild from scratch.
-        return self.repo.is_ancestor(old, new)
 
     def _walk(self, rev_range: str) -> tuple[dict[str, Change], dict[str, Change]]:
         try:

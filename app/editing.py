@@ -19,6 +19,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from flask import current_app
 
 from .content import AUDIENCES, MAX_BYTES, compose, is_safe_slug, parse, repo, store
 from .gitrepo import RefMoved, is_valid_rev
+from .headmoves import Commit, Move
 from .locks import exclusive
 
 LOCK_TIMEOUT = 30.0
@@ -153,17 +155,22 @@ def commit_files(files: dict[str, bytes | None], change: Change,
                  check: Callable[[str], None] | None = None) -> str:
     """Commit ``files`` (path -> new bytes, None = delete) as one commit; returns its id.
 
-    ``check(head)`` runs under the lock before anything is written and may raise.
+    ``check(head)`` runs before anything is written and may raise.  The commit is first
+    built (check included) on the head seen before taking the lock, so the lock is held
+    only to move the branch and the files: saves queue behind one another for two git
+    processes, not eight.  If another save moved HEAD meanwhile, the check runs again and
+    the commit is rebuilt under the lock, on the new head.
     """
     git = repo()
+    built = None
+    head = git.head()
+    with contextlib.suppress(EditError):  # perhaps stale: decided again under the lock
+        built = _build(head, files, change, check)
     with write_lock():
-        head = git.head()
-        if check:
-            check(head)
-        blobs = {p: (git.hash_object(d) if d is not None else None) for p, d in files.items()}
-        tmp_index = _data_dir() / f"write-index.{os.getpid()}"
-        new = git.make_commit(head, blobs, change.full_message(), author=change.ident(),
-                              tmp_index=tmp_index)
+        if built is None or git.head() != head:
+            head = git.head()
+            built = _build(head, files, change, check)
+        new, blobs, when = built
         checkpoint("committed")
         _write_atomic(_journal(), json.dumps({"commit": new, "files": blobs}))
         checkpoint("journal")
@@ -173,11 +180,33 @@ def commit_files(files: dict[str, bytes | None], change: Change,
             _journal().unlink(missing_ok=True)
             raise EditError("The repository changed while saving; try again.") from None
         checkpoint("ref")
+        # This worker's caches learn what changed from here, without asking git.
+        git.moves.record(Move(head, new, (Commit(new, when, change.material, tuple(files)),),
+                              frozenset(files)))
         _apply(files)
         checkpoint("worktree")
         git.sync_index(list(files))
         _journal().unlink(missing_ok=True)
     return new
+
+
+def _build(head: str, files: dict[str, bytes | None], change: Change,
+           check: Callable[[str], None] | None) -> tuple[str, dict[str, str | None],
+                                                          dt.datetime]:
+    """Check, then write the objects of a commit on ``head``: (commit, path -> blob, date).
+
+    Nothing refers to these objects until the branch moves, so building them needs no lock.
+    """
+    git = repo()
+    if check:
+        check(head)
+    blobs = {p: (git.hash_object(d) if d is not None else None) for p, d in files.items()}
+    # Per thread: two threads of one worker may build at once.
+    tmp_index = _data_dir() / f"write-index.{os.getpid()}.{threading.get_ident()}"
+    when = dt.datetime.now().astimezone().replace(microsecond=0)
+    new = git.make_commit(head, blobs, change.full_message(), author=change.ident(),
+                          tmp_index=tmp_index, when=when)
+    return new, blobs, when
 
 
 # -- validation --------------------------------------------------------------------------------
@@ -239,7 +268,7 @@ def save(kind: str, slug: str, text: str, *, base_rev: str, change: Change) -> s
     data = text.encode()
 
     def check(head: str) -> None:
-        base_blob, head_blob = git.blob_at(base_rev, path), git.blob_at(head, path)
+        base_blob, head_blob = git.blobs_at([(base_rev, path), (head, path)])
         if base_blob != head_blob:
             blobs = git.read_blobs([base_blob, head_blob])
             base, theirs = blobs.get(base_blob, b""), blobs.get(head_blob, b"")

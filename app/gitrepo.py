@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import os
 import re
 import subprocess
@@ -15,8 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+# ``git log`` output parsing lives in ``gitlog``; these names are imported from here too.
+from .gitlog import LogEntry, _parse_commits, _parse_log, _raw_changes  # noqa: F401
+
 if TYPE_CHECKING:
     from .changemap import ChangeMap
+    from .headmoves import HeadMoves
 
 REV_RE = re.compile(r"^[0-9a-f]{7,40}$")
 _ENV = {
@@ -35,24 +40,6 @@ class RefMoved(GitError):
 
 
 @dataclass(frozen=True)
-class LogEntry:
-    """One commit that touched a file, as ``git log --follow --raw`` reports it."""
-
-    sha: str
-    author: str
-    email: str
-    when: dt.datetime
-    subject: str
-    note: str  # the Public-Note trailer ('' when absent)
-    material: bool  # the Material trailer
-    status: str  # A, M, D, R (rename) or C
-    path: str  # the file's path after this commit
-    old_path: str
-    blob: str  # blob after this commit ('' when deleted)
-    old_blob: str  # blob before ('' when added)
-
-
-@dataclass(frozen=True)
 class Change:
     sha: str
     when: dt.datetime
@@ -66,6 +53,8 @@ def is_valid_rev(rev: str) -> bool:
 class GitRepo:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+        self._dirs: tuple[str, ...] | None = None
+        self._format: str | None = None  # object format, asked of git once
 
     def git(self, *args: str, input: bytes | None = None, check: bool = True,
             env: dict | None = None) -> bytes:
@@ -89,25 +78,38 @@ class GitRepo:
         return dot_git
 
     def head(self) -> str:
-        """The commit HEAD points to, read from files (no process: this runs per request)."""
+        """The commit HEAD points to, read from files (no process: this runs per request,
+        often several times, so plain ``open`` and no pathlib)."""
         try:
-            git_dir = self.git_dir()
-            ref = (git_dir / "HEAD").read_text().strip()
+            dirs = self._dirs or self._find_dirs()
+            with open(os.path.join(dirs[0], "HEAD"), "rb") as handle:
+                ref = handle.read().decode().strip()
             if not ref.startswith("ref: "):
                 return ref
             name = ref[5:]
-            for base in (git_dir, _common_dir(git_dir)):
-                ref_file = base / name
-                if ref_file.is_file():
-                    return ref_file.read_text().strip()
-                packed = base / "packed-refs"
-                if packed.is_file():
-                    for line in packed.read_text().splitlines():
-                        if line.endswith(" " + name):
-                            return line.split(" ", 1)[0]
+            for base in dirs:
+                try:
+                    with open(os.path.join(base, name), "rb") as handle:
+                        return handle.read().decode().strip()
+                except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                    pass
+                packed = os.path.join(base, "packed-refs")
+                if os.path.isfile(packed):
+                    with open(packed, encoding="utf-8") as handle:
+                        for line in handle.read().splitlines():
+                            if line.endswith(" " + name):
+                                return line.split(" ", 1)[0]
         except OSError:
             pass
         return ""
+
+    def _find_dirs(self) -> tuple[str, ...]:
+        """The git dir and, for a worktree, the common dir (kept once the repo exists)."""
+        git_dir = self.git_dir()
+        if not (git_dir / "HEAD").is_file():
+            raise FileNotFoundError(git_dir)
+        self._dirs = tuple(dict.fromkeys((str(git_dir), str(_common_dir(git_dir)))))
+        return self._dirs
 
     @functools.cached_property
     def changes(self) -> ChangeMap:
@@ -115,6 +117,13 @@ class GitRepo:
         from .changemap import ChangeMap
 
         return ChangeMap(self)
+
+    @functools.cached_property
+    def moves(self) -> HeadMoves:
+        """What changed between two heads, learned once per head move (see headmoves)."""
+        from .headmoves import HeadMoves
+
+        return HeadMoves(self)
 
     def last_change(self, path: str) -> Change | None:
         """The last commit that touched ``path`` (from the change map: no git per call)."""
@@ -184,10 +193,24 @@ class GitRepo:
 
     def blob_at(self, rev: str, path: str) -> str:
         """The blob id of ``path`` at ``rev`` ('' when absent)."""
-        if not is_valid_rev(rev) or path.startswith(("-", "/")) or ".." in path.split("/"):
-            return ""
-        proc = self._run(["rev-parse", "--verify", "-q", f"{rev}:{path}"])
-        return proc.stdout.decode().strip() if proc.returncode == 0 else ""
+        return self.blobs_at([(rev, path)])[0]
+
+    def blobs_at(self, wanted: list[tuple[str, str]]) -> list[str]:
+        """Blob ids of several (rev, path) pairs in one process ('' for each one absent)."""
+        names = [f"{rev}:{path}" for rev, path in wanted
+                 if is_valid_rev(rev) and not path.startswith(("-", "/"))
+                 and ".." not in path.split("/") and "\n" not in path]
+        found: dict[str, str] = {}
+        if names:
+            out = self._run(["cat-file", "--batch-check=%(objectname) %(objecttype)"],
+                            input=("\n".join(names) + "\n").encode())
+            # One line per name, in order: "<id> <type>", or "<name> missing".
+            for name, line in zip(names, out.stdout.decode("utf-8", "replace").splitlines(),
+                                  strict=False):
+                oid, _, kind = line.rpartition(" ")
+                if kind == "blob":
+                    found[name] = oid
+        return [found.get(f"{rev}:{path}", "") for rev, path in wanted]
 
     def resolve(self, rev: str) -> str:
         """Full commit id for an abbreviated one ('' when unknown)."""
@@ -210,17 +233,38 @@ class GitRepo:
         return self.git("hash-object", "-w", "--stdin", input=data).decode().strip()
 
     def hash_object_dry(self, data: bytes) -> str:
-        """The blob id ``data`` would get, without writing it."""
+        """The blob id ``data`` would get, without writing it (computed here for SHA-1
+        repositories: no process)."""
+        if self._object_format() == "sha1":
+            return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False
+                                ).hexdigest()
         return self.git("hash-object", "--stdin", input=data).decode().strip()
 
+    def _object_format(self) -> str:
+        if self._format is None:
+            self._format = self.git("rev-parse", "--show-object-format").decode().strip()
+        return self._format
+
     def branch_ref(self) -> str:
+        """The branch HEAD names, read from the HEAD file like ``head`` (no process)."""
+        try:
+            dirs = self._dirs or self._find_dirs()
+            with open(os.path.join(dirs[0], "HEAD"), "rb") as handle:
+                ref = handle.read().decode().strip()
+            if ref.startswith("ref: refs/"):
+                return ref[5:]
+        except OSError:
+            pass
         return self.git("symbolic-ref", "-q", "HEAD").decode().strip() or "refs/heads/main"
 
     def make_commit(self, parent: str, changes: dict[str, str | None], message: str, *,
-                    author: tuple[str, str], tmp_index: Path) -> str:
+                    author: tuple[str, str], tmp_index: Path,
+                    when: dt.datetime | None = None) -> str:
         """A commit on top of ``parent`` with ``changes`` (path -> blob, None = remove).
 
         Built in a private index file: neither the branch nor the work tree is touched.
+        ``when`` (timezone-aware, whole seconds) fixes the commit's date, so the caller
+        knows it without reading the commit back.
         """
         env = {"GIT_INDEX_FILE": str(tmp_index)}
         try:
@@ -239,6 +283,9 @@ class GitRepo:
         name, email = author
         ident = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
                  "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+        if when is not None:
+            stamp = f"{int(when.timestamp())} {when.strftime('%z')}"
+            ident.update(GIT_AUTHOR_DATE=stamp, GIT_COMMITTER_DATE=stamp)
         return self.git("commit-tree", tree, "-p", parent, input=message.encode(),
                         env=ident).decode().strip()
 
@@ -297,66 +344,6 @@ class GitRepo:
             env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
         self.git(*args, env=env)
         return self.git("rev-parse", "HEAD").decode().strip()
-
-
-def _header(fields: list[str]) -> dict:
-    sha, author, email, when, subject, note, material = fields[:7]
-    return {"sha": sha, "author": author, "email": email,
-            "when": dt.datetime.fromisoformat(when), "subject": subject,
-            "note": note.strip(), "material": material.strip().lower() == "yes"}
-
-
-def _raw_changes(raw: str) -> list[tuple[str, str, str, str, str]]:
-    """Parse ``--raw -z`` output into (status, old_blob, new_blob, old_path, path)."""
-    parts = raw.split("\0")
-    changes = []
-    i = 0
-    while i < len(parts):
-        item = parts[i].strip("\n")
-        if not item.startswith(":"):
-            i += 1
-            continue
-        meta = item[1:].split()
-        status = meta[4][0] if len(meta) > 4 else "M"
-        old_blob = "" if set(meta[2]) == {"0"} else meta[2]
-        new_blob = "" if set(meta[3]) == {"0"} else meta[3]
-        if status in "RC":
-            old_path, path = parts[i + 1], parts[i + 2]
-            i += 3
-        else:
-            old_path = path = parts[i + 1]
-            i += 2
-        changes.append((status, old_blob, new_blob, old_path, path))
-    return changes
-
-
-def _split_records(out: str):
-    for record in out.split("\x1e")[1:]:
-        fields = record.split("\x1f")
-        if len(fields) >= 8:
-            yield _header(fields), fields[7]
-
-
-def _parse_log(out: str, path: str) -> list[LogEntry]:
-    entries = []
-    for head, raw in _split_records(out):
-        changes = _raw_changes(raw)
-        if not changes:
-            continue
-        status, old_blob, new_blob, old_path, new_path = changes[0]
-        entries.append(LogEntry(**head, status=status, path=new_path, old_path=old_path,
-                                blob=new_blob, old_blob=old_blob))
-    return entries
-
-
-def _parse_commits(out: str) -> list[tuple[LogEntry, ...]]:
-    commits = []
-    for head, raw in _split_records(out):
-        commits.append(tuple(
-            LogEntry(**head, status=status, path=path, old_path=old_path, blob=new_blob,
-                     old_blob=old_blob)
-            for status, old_blob, new_blob, old_path, path in _raw_changes(raw)))
-    return commits
 
 
 def _common_dir(git_dir: Path) -> Path:

@@ -60,17 +60,7 @@ def doc_path(kind: str, slug: str) -> str | None:
 
 def locate(path: str) -> tuple[str, str] | None:
     """(kind, slug) for a repository path, or None when it is not a servable document."""
-    from .content import is_safe_slug
-
-    if not path.endswith(".md"):
-        return None
-    for kind, folder in store().folders().items():
-        prefix = f"{folder}/" if folder else ""
-        if path.startswith(prefix):
-            slug = path[len(prefix):-3]
-            if is_safe_slug(slug):
-                return kind, slug
-    return None
+    return store().locate(path)
 
 
 class _Cache:
@@ -106,13 +96,17 @@ def revisions(path: str) -> list[Revision]:
         return cached[1]
     entries: list[LogEntry] | None = None
     old: list[Revision] = []
-    if cached and cached[0] and git.is_ancestor(cached[0], head):
-        new = git.log_file(path, since=cached[0])
-        if not any(e.status in "RC" for e in new):  # a rename means a different lineage
-            entries, old = new, cached[1]
-    if entries is None:
-        entries, old = git.log_file(path), []
-    revs = _with_sizes(entries, old)
+    move = git.moves.between(cached[0], head) if cached else None
+    if move is not None and not move.touches(path):
+        revs = cached[1]  # commits elsewhere: the list stands as it is
+    else:
+        if move is not None:
+            new = git.log_file(path, since=cached[0])
+            if not any(e.status in "RC" for e in new):  # a rename means a different lineage
+                entries, old = new, cached[1]
+        if entries is None:
+            entries, old = git.log_file(path), []
+        revs = _with_sizes(entries, old)
     with _cache.lock:
         _cache.items[key] = (head, revs)
         _cache.items.move_to_end(key)
@@ -200,13 +194,20 @@ def in_force(doc: Document, on: dt.date | None = None) -> tuple[Revision | None,
     on = on or today()
     if doc.effective is None or doc.effective <= on:
         return None, doc
-    key = ("in_force", repo().head(), doc.path, on)
-    hit = _cache.misc.get(key)
-    if hit is None:
+    git = repo()
+    head = git.head()
+    key = ("in_force", str(git.root), doc.path, on, doc.effective)
+    cached = _cache.misc.get(key)
+    if cached is not None and cached[0] != head:
+        move = git.moves.between(cached[0], head)
+        if move is not None and not move.touches(doc.path):
+            cached = (head, cached[1])  # commits elsewhere do not change this answer
+            _cache.put_misc(key, cached)
+    if cached is None or cached[0] != head:
         revs = revisions(doc.path)
-        hit = _newest_effective(revs, doc.kind, doc.slug, on) or (None, None)
-        _cache.put_misc(key, hit)
-    return hit
+        cached = (head, _newest_effective(revs, doc.kind, doc.slug, on) or (None, None))
+        _cache.put_misc(key, cached)
+    return cached[1]
 
 
 def as_of(kind: str, slug: str, on: dt.date) -> tuple[Revision, Document] | None:

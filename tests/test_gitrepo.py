@@ -1,5 +1,7 @@
 """The git layer: HEAD from files, and the incremental change map."""
 
+import subprocess
+
 from app.gitrepo import GitRepo, is_valid_rev
 from tests.conftest import git
 
@@ -44,3 +46,21 @@ def test_rev_allow_list():
     assert is_valid_rev("0123abc")
     for bad in ("HEAD", "--all", "abc", "0123abc..fff", "0123abc^", "x" * 40, "", "0123ABCG"):
         assert not is_valid_rev(bad)
+
+
+def test_save_plumbing_without_processes_agrees_with_git(content_dir):
+    """Blob ids, the branch name and several blob look-ups in one process give what the
+    git commands they replace give."""
+    repo = GitRepo(content_dir)
+    head = repo.head()
+    for data in (b"", b"text\n", "caf\u00e9\n".encode(), b"\x00binary"):
+        made = subprocess.run(["git", "-C", str(content_dir), "hash-object", "--stdin"],
+                              input=data, capture_output=True, check=True).stdout
+        assert repo.hash_object_dry(data) == made.decode().strip()
+    assert repo.branch_ref() == git(content_dir, "symbolic-ref", "HEAD").strip()
+    refunds = git(content_dir, "rev-parse", f"{head}:policies/refunds.md").strip()
+    assert repo.blobs_at([(head, "policies/refunds.md"), (head, "policies/gone.md"),
+                          ("zzz", "policies/refunds.md"), (head, "policies"),
+                          (head, "../etc/passwd"), (head[:8], "policies/refunds.md")]
+                         ) == [refunds, "", "", "", "", refunds]
+    assert repo.blob_at(head, "faq/track-order.md")
