@@ -8,7 +8,7 @@ from flask import Flask
 
 # Modules that own tables register them at import, before db.init_app migrates.
 from . import acks as _acks  # noqa: F401
-from . import auth, config, content, db, errors, security
+from . import auth, config, content, db, errors, render, security
 from . import feedback as _feedback  # noqa: F401
 from . import search_log as _search_log  # noqa: F401
 
@@ -22,6 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     auth.init_app(app)
     content.init_app(app)
+    render.init_app(app)
     security.init_app(app)
     errors.init_app(app)
 

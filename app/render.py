@@ -4,17 +4,25 @@ Input is text that ``audience.project`` already filtered.  The pipeline is Pytho
 (tables, fenced code, toc with permalinks, admonitions, definition lists, task lists,
 footnotes) followed by nh3 with an allow-list of tags and attributes and a URL filter.
 Every ``id`` and in-page ``#link`` gets a prefix so an author cannot clobber the page's own
-ids (``#q``, ``#main``).  Results are cached by a hash of the input.
+ids (``#q``, ``#main``).  Results are cached by a hash of the input: in each worker's
+memory, and on disk under ``KB_DATA_DIR/render/`` so that when a save changes a page, one
+worker renders it and the others read the result (rendering a policy page costs a few
+milliseconds; every gunicorn worker used to pay that for every changed page).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import random
 import re
 import threading
+import time
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 import markdown
 import nh3
@@ -171,8 +179,16 @@ def render(text: str) -> Rendered:
     """Render projected Markdown to sanitized HTML (cached by content hash)."""
     key = hashlib.sha256((RENDERER_VERSION + "\0" + text).encode("utf-8", "replace")).digest()
     hit = _cache.get_item(key)
-    if hit is not None:
-        return hit
+    if hit is None:
+        hit = _load_shared(key.hex())
+        if hit is None:
+            hit = _render(text)
+            _store_shared(key.hex(), hit)
+        _cache.put(key, hit)
+    return hit
+
+
+def _render(text: str) -> Rendered:
     md = _markdown()
     md.reset()
     try:
@@ -181,6 +197,56 @@ def render(text: str) -> Rendered:
     except Exception:
         html = "<pre>" + nh3.clean_text(text) + "</pre>"
         toc = ()
-    result = Rendered(sanitize(html), toc)
-    _cache.put(key, result)
-    return result
+    return Rendered(sanitize(html), toc)
+
+
+# -- the shared tier: rendered pages on disk, for every worker ---------------------------------
+SHARED_DAYS = 2  # entries unused for longer are pruned (re-rendered if ever needed again)
+_shared: dict[str, Path] = {}
+
+
+def init_app(app) -> None:
+    _shared["root"] = Path(app.config["KB_DATA_DIR"]) / "render"
+
+
+def _shared_path(hexkey: str) -> Path | None:
+    root = _shared.get("root")
+    return root / hexkey[:2] / hexkey if root else None
+
+
+def _load_shared(hexkey: str) -> Rendered | None:
+    path = _shared_path(hexkey)
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_bytes())
+        return Rendered(data["html"], tuple((lvl, i, t) for lvl, i, t in data["toc"]))
+    except (OSError, ValueError, KeyError, TypeError):  # absent, or half-pruned: render
+        return None
+
+
+def _store_shared(hexkey: str, result: Rendered) -> None:
+    path = _shared_path(hexkey)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{hexkey}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(json.dumps({"html": result.html, "toc": result.toc}), "utf-8")
+        os.replace(tmp, path)  # readers see the whole entry or none
+        if random.random() < 1 / 64:  # spread the pruning over writes
+            _prune(path.parent)
+    except OSError:  # a full or read-only disk: pages still render, just not shared
+        pass
+
+
+def _prune(shard: Path) -> None:
+    """Drop entries of one shard written more than ``SHARED_DAYS`` ago; a worker that needs
+    one again renders it again."""
+    cutoff = time.time() - SHARED_DAYS * 86400
+    for entry in shard.iterdir():
+        try:
+            if entry.stat().st_mtime < cutoff:
+                entry.unlink()
+        except OSError:
+            pass

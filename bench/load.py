@@ -146,9 +146,7 @@ def edit_form(page: str) -> dict[str, str]:
 
 def save_request(slugs: list[str], editor: tuple[str, str]) -> Callable:
     def run(client: Client, rng: random.Random, pages: list[str]) -> tuple[int, bool]:
-        if client.editor is None:
-            client.editor = Client(client.base, signed_in=True, account=editor)
-        me = client.editor
+        me = sign_in_editor(client, editor)
         path = "/edit/policies/" + rng.choice(slugs)
         line = f"Bench note {id(me) % 10_000}: edit {rng.randrange(10**6)}."
         for _ in range(MAX_RETRIES):
@@ -166,6 +164,14 @@ def save_request(slugs: list[str], editor: tuple[str, str]) -> Callable:
             client.conflicts += 1  # someone saved first: retry on the new version
         return 409, False
     return run
+
+
+def sign_in_editor(client: Client, editor: tuple[str, str]) -> Client:
+    """This agent's editor session (signing in hashes a password on purpose slowly, so it
+    is done before the clock starts, not counted as load)."""
+    if client.editor is None:
+        client.editor = Client(client.base, signed_in=True, account=editor)
+    return client.editor
 
 
 def discover(base: str, editor: tuple[str, str] | None = None
@@ -196,9 +202,11 @@ def discover(base: str, editor: tuple[str, str] | None = None
 
 
 # -- client processes ----------------------------------------------------------------------
-def client_process(base: str, threads: int, deadline: float, budget: int, seed: int,
+def client_process(base: str, threads: int, seconds: float, budget: int, seed: int,
                    mix: list[tuple[str, float]], pages: list[str], out: mp.Queue,
-                   editor: tuple[str, str] | None = None) -> None:
+                   editor: tuple[str, str] | None, ready: mp.Queue, go) -> None:
+    """Sign every client in first, report ready, then run the mix for ``seconds`` from the
+    moment ``go`` is set: sign-ins (slow password hashing, by design) are not load."""
     slices, _ = discover(base, editor)
     runners = {s.name: s.run for s in slices}
     names = [name for name, _ in mix]
@@ -208,9 +216,18 @@ def client_process(base: str, threads: int, deadline: float, budget: int, seed: 
     count = [0]
     conflicts = [0]
 
+    clients = [Client(base, signed_in=index % 2 == 0)  # half the agents are signed in
+               for index in range(threads)]
+    if editor is not None and runners.get("save") is not None and dict(mix).get("save"):
+        for client in clients:
+            sign_in_editor(client, editor)
+    ready.put(seed)
+    go.wait()
+    deadline = time.monotonic() + seconds
+
     def loop(index: int) -> None:
         rng = random.Random(seed * 1000 + index)
-        client = Client(base, signed_in=index % 2 == 0)  # half the agents are signed in
+        client = clients[index]
         local = []
         while time.monotonic() < deadline:
             with lock:
@@ -250,6 +267,7 @@ def paced_saves(base: str, rate: float, deadline: float, editor: tuple[str, str]
     slices, pages = discover(base, editor)
     save = next(s.run for s in slices if s.name == "save")
     client, rng = Client(base, signed_in=False), random.Random(7)
+    sign_in_editor(client, editor)
     due = time.monotonic()
     while due < deadline:
         time.sleep(max(0.0, due - time.monotonic()))
@@ -279,14 +297,19 @@ def run_load(base: str, seconds: float, processes: int, threads: int,
     for s in slices if not quiet else ():
         print(f"  {s.name:<10} {s.weight:>4.0%}  {s.note}")
     queue: mp.Queue = mp.Queue()
-    start = time.monotonic()
-    deadline = start + seconds
+    ready: mp.Queue = mp.Queue()
+    go = mp.Event()
     procs = [mp.Process(target=client_process,
-                        args=(base, threads, deadline, max_requests // processes, n, mix, pages,
-                              queue, editor))
+                        args=(base, threads, seconds, max_requests // processes, n, mix, pages,
+                              queue, editor, ready, go))
              for n in range(processes)]
     for proc in procs:
         proc.start()
+    for _ in procs:
+        ready.get(timeout=120)
+    go.set()
+    start = time.monotonic()
+    deadline = start + seconds
     paced: list = []
     pacer = None
     if save_rate and editor:

@@ -4,6 +4,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from app import render as render_module
 from app.render import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, ID_PREFIX, render, safe_url, sanitize
 from tests.xss_vectors import VECTORS
 
@@ -101,3 +102,52 @@ def test_duplicate_headings_get_unique_ids():
     page = render("## Fees\n\nx\n\n## Fees\n\ny")
     used: dict[str, int] = {}
     assert [i for _, i, _ in page.toc] == [section_id("Fees", used), section_id("Fees", used)]
+
+
+# -- the render cache shared by workers ---------------------------------------------------------
+@pytest.fixture
+def shared(app, monkeypatch):
+    """A fresh memory tier, as in another worker; the disk tier is the app's."""
+    monkeypatch.setattr(render_module, "_cache", render_module._LRU(16))
+    return render_module._shared["root"]
+
+
+def test_another_worker_reads_a_page_rendered_once(shared, monkeypatch):
+    text = "# Title\n\n## Refund window\n\nThirty days.\n"
+    first = render(text)
+    assert list(shared.rglob("*")), "the rendered page was not shared"
+    monkeypatch.setattr(render_module, "_cache", render_module._LRU(16))  # another worker
+
+    def must_not_render(_text):
+        raise AssertionError("rendered again")
+
+    monkeypatch.setattr(render_module, "_render", must_not_render)
+    assert render(text) == first
+
+
+def test_a_damaged_shared_entry_is_rendered_again(shared, monkeypatch):
+    text = "Some *text* about refunds.\n"
+    expected = render(text)
+    for entry in shared.rglob("*"):
+        if entry.is_file():
+            entry.write_text('{"html": "<script>x</script>", "to')  # cut short
+    monkeypatch.setattr(render_module, "_cache", render_module._LRU(16))
+    assert render(text) == expected
+
+
+def test_old_shared_entries_are_pruned(shared):
+    import os
+
+    render("Old page.\n")
+    entry = next(p for p in shared.rglob("*") if p.is_file())
+    os.utime(entry, (1, 1))
+    render_module._prune(entry.parent)
+    assert not entry.exists()
+
+
+def test_an_unwritable_shared_cache_still_renders(shared, monkeypatch):
+    blocked = shared.parent / "blocked"
+    blocked.parent.mkdir(parents=True, exist_ok=True)
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setitem(render_module._shared, "root", blocked / "render")
+    assert "<em>fine</em>" in render("*fine*\n").html
