@@ -1,11 +1,12 @@
 """Search as a service: per-worker readers kept fresh, grouped results, start-up and CLI.
 
 Freshness: at most every ``CHECK_SECONDS`` a search compares the content repository's HEAD
-(a file read) with the head the index reflects.  When HEAD moved, the worker takes the write
-lock and re-indexes the files ``git diff --name-status`` names, plus files with uncommitted
-changes in the work tree (pages show the work tree, so search follows it whenever HEAD
-moves; ``kb reindex`` picks up any other uncommitted edit).  The worker that gets the lock
-first does the work; the others find the state file already current.  Readers reopen their
+(a file read) with the head the index reflects.  When HEAD moved, the worker takes the
+write lock without waiting (a worker holding it is already catching up) and re-indexes the
+files ``git diff --name-status`` names, plus files with uncommitted changes in the work tree
+(pages show the work tree, so search follows it whenever HEAD moves; ``kb reindex`` picks
+up any other uncommitted edit).  All workers together write at most once per
+``UPDATE_EVERY``, so a burst of saves is indexed in one write.  Readers reopen their
 searcher when the state file changes.
 """
 
@@ -40,6 +41,9 @@ from .search_scoring import top
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 0.3
+# At most one incremental update per this many seconds across all workers: each worker
+# checks on its own clock, so without it every commit of a busy minute meant an index write.
+UPDATE_EVERY = 0.3
 UPDATE_LOCK_TIMEOUT = 10.0
 MAX_LIMIT = 50
 SECTIONS_PER_DOC = 3
@@ -134,6 +138,8 @@ class SearchService:
             state = si.read_state(self.root)
             head = self.repo.head()
             if state is None or state.head != head:
+                if state is not None and si.written_within(self.root, UPDATE_EVERY):
+                    return  # commits arriving together are indexed together, shortly
                 try:
                     self._catch_up(head)
                 except si.IndexBusy:

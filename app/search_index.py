@@ -21,6 +21,7 @@ import datetime as dt
 import logging
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -177,6 +178,14 @@ def read_state(root: Path) -> State | None:
                      None if due == "-" else dt.date.fromisoformat(due))
     except (OSError, ValueError):
         return None
+
+
+def written_within(root: Path, seconds: float) -> bool:
+    """True when the index was written less than ``seconds`` ago (by any process)."""
+    try:
+        return time.time() - (root / STATE_FILE).stat().st_mtime < seconds
+    except OSError:
+        return False
 
 
 def write_state(root: Path, head: str, due: dt.date | None) -> None:

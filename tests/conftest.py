@@ -97,6 +97,15 @@ def make_repo(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def index_every_commit(monkeypatch):
+    """In-process tests commit and search at once: no pause between index writes (the
+    pause itself is tested in test_search_speed, and live servers keep it)."""
+    from app import search
+
+    monkeypatch.setattr(search, "UPDATE_EVERY", 0.0)
+
+
 @pytest.fixture
 def content_dir(tmp_path: Path) -> Path:
     return make_repo(tmp_path / "content", FIXTURE_DOCS)

@@ -58,3 +58,39 @@ def test_a_commit_empties_the_cache(app, content_dir, plans):
     with app.app_context():
         assert service().search("quokka", PUBLIC).count == 1
     assert plans == ["quokka", "quokka"]
+
+
+def test_commits_close_together_are_indexed_in_one_write(app, content_dir, monkeypatch):
+    from app import search_index
+
+    paused = [True]  # as if another worker wrote the index a moment ago
+    monkeypatch.setattr(search.si, "written_within", lambda _root, _s: paused[0])
+    writes: list[str] = []
+    real = search_index.update
+
+    def counting(root, st, paths, *args, **kwargs):
+        writes.append(",".join(sorted(paths)))
+        return real(root, st, paths, *args, **kwargs)
+
+    monkeypatch.setattr(search.si, "update", counting)
+    with app.app_context():
+        commit(content_dir, {"faq/quokka.md": "---\naudience: public\n---\nquokka\n"}, "One")
+        assert service().search("quokka", PUBLIC).count == 0  # within the pause: not yet
+        commit(content_dir, {"faq/wombat.md": "---\naudience: public\n---\nwombat\n"}, "Two")
+        paused[0] = False
+        assert service().search("quokka", PUBLIC).count == 1
+        assert service().search("wombat", PUBLIC).count == 1
+    assert writes == ["faq/quokka.md,faq/wombat.md"]
+
+
+def test_written_within_reads_the_state_files_age(app):
+    import os
+
+    from app import search_index
+
+    with app.app_context():
+        root = service().root
+    assert search_index.written_within(root, 60)
+    os.utime(root / search_index.STATE_FILE, (1, 1))
+    assert not search_index.written_within(root, 60)
+    assert not search_index.written_within(root / "missing", 60)
