@@ -1,0 +1,144 @@
+"""Git objects written in-process (pygit2/libgit2): a save's blobs, trees and commit without
+starting a process for each.  Part of the git layer: only ``gitrepo`` uses this module.
+
+A libgit2 repository handle must not be shared between threads, so each thread (and each
+forked worker) opens its own.  ``handle()`` gives None whenever the repository is one this
+writer should not touch -- a SHA-256 repository (libgit2 cannot open it), a reftable or split
+index, signed commits, a shared repository, or durability settings (``core.fsync``) this
+writer would not honour -- and ``gitrepo`` then does the same work with the git CLI.
+
+What is written is what the CLI would write, byte for byte: the same trees (entries mode
+100644, a directory emptied by a removal disappears) and the same commit headers (git's
+clean-up of author names applied here too), so a commit's id does not depend on the path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+try:
+    import pygit2
+except ImportError:  # pragma: no cover - the dependency is declared; the CLI still works
+    pygit2 = None
+
+ENABLED = True  # tests switch this off to drive the CLI path
+
+# Settings that change what or how git writes in ways libgit2 would not reproduce.
+_UNSUPPORTED = ("extensions.objectformat", "extensions.refstorage", "core.splitindex",
+                "core.sharedrepository", "commit.gpgsign", "i18n.commitencoding",
+                "core.fsync", "core.fsyncobjectfiles", "core.fsyncmethod")
+_CRUD = frozenset(b" .,:;<>\"\\'") | frozenset(range(33))  # git's ident.c ``crud()``
+
+
+class Writer:
+    """One pygit2 handle per thread and process for the repository at ``root``."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._local = threading.local()
+        self._usable: bool | None = None  # decided once per process
+
+    def handle(self) -> pygit2.Repository | None:
+        """This thread's repository handle; None when the CLI should be used instead."""
+        if not ENABLED or pygit2 is None or self._usable is False:
+            return None
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():  # a fork must not reuse the parent's
+            local.repo, local.pid = self._open(), os.getpid()
+        return local.repo
+
+    def _open(self) -> pygit2.Repository | None:
+        try:
+            repo = pygit2.Repository(str(self.root))
+            config = repo.config
+            usable = not repo.is_bare and not any(name in config for name in _UNSUPPORTED)
+        except (pygit2.GitError, OSError, ValueError, KeyError):
+            usable = False  # e.g. "unknown object format 'sha256'"
+        if self._usable is None or not usable:
+            self._usable = usable
+        return repo if usable else None
+
+
+def make_commit(repo: pygit2.Repository, parent: str, changes: Mapping[str, str | None],
+                message: str, *, author: tuple[str, str], when: dt.datetime | None) -> str:
+    """A commit on ``parent`` with ``changes`` (path -> blob id, None = remove); no ref moves.
+
+    Trees are rebuilt only along the changed paths (nested tree builders), so the cost does
+    not grow with the number of documents.
+    """
+    base = repo[parent].peel(pygit2.Commit)
+    nested: dict[tuple[str, ...], str | None] = {
+        tuple(path.split("/")): blob for path, blob in changes.items()}
+    tree = _tree(repo, base.tree, nested)
+    if tree is None:  # every file removed: the empty tree
+        tree = repo.TreeBuilder().write()
+    when = when or dt.datetime.now().astimezone().replace(microsecond=0)
+    offset = when.utcoffset() or dt.timedelta()
+    name, email = (_without_crud(part) for part in author)
+    if not name:
+        raise ValueError("empty ident name")  # git refuses it too
+    sign = pygit2.Signature(name, email, int(when.timestamp()),
+                            int(offset.total_seconds()) // 60)
+    oid = repo.create_commit(None, sign, sign, message.encode(), tree, [base.id])
+    return str(oid)
+
+
+def _tree(repo: pygit2.Repository, tree: pygit2.Tree | None,
+          changes: dict[tuple[str, ...], str | None]) -> pygit2.Oid | None:
+    """``tree`` with ``changes`` (path parts -> blob) applied; None when it ends up empty."""
+    builder = repo.TreeBuilder(tree) if tree is not None else repo.TreeBuilder()
+    below: dict[str, dict[tuple[str, ...], str | None]] = {}
+    for parts, blob in changes.items():
+        if len(parts) > 1:
+            below.setdefault(parts[0], {})[parts[1:]] = blob
+        elif blob is None:
+            if builder.get(parts[0]) is not None:
+                builder.remove(parts[0])
+        else:
+            builder.insert(parts[0], pygit2.Oid(hex=blob), pygit2.enums.FileMode.BLOB)
+    for name, sub in below.items():
+        entry = builder.get(name)
+        subtree = entry if isinstance(entry, pygit2.Tree) else None
+        new = _tree(repo, subtree, sub)
+        if new is not None:
+            builder.insert(name, new, pygit2.enums.FileMode.TREE)
+        elif subtree is not None:  # emptied: git drops an empty directory
+            builder.remove(name)
+    return builder.write() if len(builder) else None
+
+
+def blobs_at(repo: pygit2.Repository, wanted: list[tuple[str, str]]) -> list[str]:
+    """Blob ids of (rev, path) pairs ('' when absent or not a blob); inputs already checked."""
+    trees: dict[str, pygit2.Tree | None] = {}
+    found = []
+    for rev, path in wanted:
+        if rev not in trees:
+            try:
+                trees[rev] = repo[rev].peel(pygit2.Tree)
+            except (KeyError, ValueError, pygit2.GitError):
+                trees[rev] = None  # unknown, ambiguous, or not a tree-ish
+        tree = trees[rev]
+        while path.startswith("./"):  # as git reads "rev:./path" from the top (our cwd)
+            path = path[2:]
+        try:
+            entry = tree[path] if tree is not None and path else None
+        except (KeyError, ValueError, pygit2.GitError):
+            entry = None
+        found.append(str(entry.id) if isinstance(entry, pygit2.Blob) else "")
+    return found
+
+
+def _without_crud(text: str) -> str:
+    """git's ``strbuf_addstr_without_crud``: trim crud at both ends, drop '<', '>', '\\n'."""
+    data = text.encode()
+    start, end = 0, len(data)
+    while start < end and data[start] in _CRUD:
+        start += 1
+    while end > start and data[end - 1] in _CRUD:
+        end -= 1
+    kept = bytes(c for c in data[start:end] if c not in b"<>\n")
+    return kept.decode("utf-8", "surrogateescape")

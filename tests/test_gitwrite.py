@@ -1,0 +1,103 @@
+"""In-process object writing (pygit2) agrees with the git CLI it replaces, byte for byte."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from app import gitwrite
+from app.gitrepo import GitRepo
+from tests.conftest import git
+
+WHEN = dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.timezone(dt.timedelta(hours=-3, minutes=-30)))
+
+
+def both_ways(root: Path, monkeypatch, tmp_path: Path, fn):
+    """``fn(repo)`` through pygit2, then through the CLI (fresh GitRepo objects)."""
+    native = fn(GitRepo(root))
+    monkeypatch.setattr(gitwrite, "ENABLED", False)
+    cli = fn(GitRepo(root))
+    monkeypatch.setattr(gitwrite, "ENABLED", True)
+    return native, cli
+
+
+def test_pygit2_is_used_for_a_plain_repository(content_dir):
+    assert GitRepo(content_dir).writer.handle() is not None
+
+
+@pytest.mark.parametrize("changes", [
+    {"policies/refunds.md": b"new text\n"},
+    {"policies/refunds.md": None},
+    {"policies/new/deep/file.md": "caf\u00e9\n".encode(), "top.md": b""},
+    {"faq/track-order.md": None, "faq/other.md": b"x"},
+    {"policies/refunds.md": None, "policies/gone.md": None},  # removing what is not there
+    {"policies/refunds.md/inner.md": b"a file where a file was"},
+])
+@pytest.mark.parametrize(("author", "message"), [
+    (("editor", "editor@portal.invalid"), "Clarify\n\nPublic-Note: x\nMaterial: no\n"),
+    ((" o'neil. ", "<o@x>"), "no trailing newline"),
+    (("a<b>c\nd", "e,"), "Unicode \u00fcber \u2713\n\n\n"),
+])
+def test_commit_matches_the_cli(content_dir, monkeypatch, tmp_path, changes, author, message):
+    def build(repo: GitRepo) -> str:
+        blobs = {p: (repo.hash_object(d) if d is not None else None) for p, d in changes.items()}
+        return repo.make_commit(repo.head(), blobs, message, author=author,
+                                tmp_index=tmp_path / "index", when=WHEN)
+
+    native, cli = both_ways(content_dir, monkeypatch, tmp_path, build)
+    assert native == cli
+    assert git(content_dir, "status", "--porcelain") == ""  # nothing but objects written
+    assert subprocess.run(["git", "-C", str(content_dir), "fsck", "--no-dangling"]
+                          ).returncode == 0
+
+
+def test_removing_every_file_gives_the_empty_tree(content_dir, monkeypatch, tmp_path):
+    files = git(content_dir, "ls-files").split()
+
+    def build(repo: GitRepo) -> str:
+        return repo.make_commit(repo.head(), dict.fromkeys(files), "Empty", when=WHEN,
+                                author=("a", "b"), tmp_index=tmp_path / "index")
+
+    native, cli = both_ways(content_dir, monkeypatch, tmp_path, build)
+    assert native == cli
+    assert git(content_dir, "rev-parse", f"{native}^{{tree}}").strip() == \
+        git(content_dir, "hash-object", "-t", "tree", "/dev/null").strip()
+
+
+def test_blob_lookups_match_the_cli(content_dir, monkeypatch, tmp_path):
+    head = git(content_dir, "rev-parse", "HEAD").strip()
+    tree = git(content_dir, "rev-parse", "HEAD^{tree}").strip()
+    wanted = [(head, "policies/refunds.md"), (head[:7], "faq/track-order.md"),
+              (head, "policies"), (head, "policies/"), (head, "policies//refunds.md"),
+              (head, "./policies/refunds.md"), (head, ""), (head, "nope.md"),
+              ("0" * 40, "policies/refunds.md"), ("abcdef0", "x"), (tree, "policies/refunds.md"),
+              (head, "policies/refunds.md/"), (head, "../x"), (head, "-x")]
+    native, cli = both_ways(content_dir, monkeypatch, tmp_path, lambda r: r.blobs_at(wanted))
+    assert native == cli
+    assert native[0] and native[1] and native[10] == native[0]
+
+
+def test_unusual_repositories_use_the_cli(content_dir, tmp_path):
+    git(content_dir, "config", "core.fsync", "all")
+    assert GitRepo(content_dir).writer.handle() is None
+    sha256 = tmp_path / "sha256"
+    made = subprocess.run(["git", "init", "-q", "--object-format=sha256", str(sha256)],
+                          capture_output=True)
+    if made.returncode == 0:  # git built with SHA-256 support
+        assert GitRepo(sha256).writer.handle() is None
+
+
+def test_each_thread_and_process_has_its_own_handle(content_dir):
+    import threading
+
+    writer = GitRepo(content_dir).writer
+    mine = writer.handle()
+    assert writer.handle() is mine
+    other = []
+    thread = threading.Thread(target=lambda: other.append(writer.handle()))
+    thread.start()
+    thread.join()
+    assert other[0] is not None and other[0] is not mine
