@@ -250,8 +250,8 @@ class GitRepo:
 
     def hash_object_dry(self, data: bytes) -> str:
         """The blob id ``data`` would get, without writing it (computed here for SHA-1
-        repositories: no process)."""
-        if self._object_format() == "sha1":
+        repositories: no process; a pygit2 handle is only ever opened on one)."""
+        if self.writer.handle() is not None or self._object_format() == "sha1":
             return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False
                                 ).hexdigest()
         return self.git("hash-object", "--stdin", input=data).decode().strip()
@@ -317,6 +317,9 @@ class GitRepo:
 
     def sync_index(self, paths: list[str]) -> None:
         """Make git's own index agree with HEAD for ``paths`` so ``git status`` stays clean."""
+        native = self.writer.handle()
+        if native is not None and gitwrite.sync_index(native, paths):
+            return
         self._run(["reset", "-q", "HEAD", "--", *paths])
 
     def fsck(self) -> bool:

@@ -142,3 +142,32 @@ def _without_crud(text: str) -> str:
         end -= 1
     kept = bytes(c for c in data[start:end] if c not in b"<>\n")
     return kept.decode("utf-8", "surrogateescape")
+
+
+def sync_index(repo: pygit2.Repository, paths: list[str]) -> bool:
+    """Make the index agree with HEAD for ``paths``, as ``git reset -q HEAD -- paths`` does,
+    with fresh stat data from the work tree so ``git status`` need not re-read the files.
+
+    False (nothing written) when the work tree does not hold HEAD's exact blob for a path
+    (a filter, an outside edit): the caller then leaves it to ``git reset``.
+    """
+    try:
+        head = repo.head.peel(pygit2.Tree)
+        index = repo.index
+        index.read(True)
+        for path in paths:
+            try:
+                want = head[path]
+            except KeyError:
+                want = None
+            if not isinstance(want, pygit2.Blob):
+                if path in index:
+                    index.remove(path)
+                continue
+            index.add(path)  # hashes the work-tree file and takes its stat data
+            if index[path].id != want.id or index[path].mode != pygit2.enums.FileMode.BLOB:
+                return False
+        index.write()
+    except (pygit2.GitError, OSError, KeyError, ValueError):
+        return False
+    return True

@@ -101,3 +101,36 @@ def test_each_thread_and_process_has_its_own_handle(content_dir):
     thread.start()
     thread.join()
     assert other[0] is not None and other[0] is not mine
+
+
+@pytest.mark.parametrize("outside_edit", [False, True])
+def test_index_sync_matches_git_reset(content_dir, monkeypatch, tmp_path, outside_edit):
+    """After the branch moves and the files are replaced, the index agrees with HEAD (as
+    ``git reset -q HEAD -- paths`` leaves it); a work tree holding other bytes than HEAD
+    (here an outside edit) is left to ``git reset`` itself."""
+    changes = {"policies/refunds.md": b"new text\n", "faq/track-order.md": None,
+               "faq/new.md": b"added\n"}
+
+    def save(repo: GitRepo) -> str:
+        git(content_dir, "reset", "-q", "--hard", start)
+        blobs = {p: (repo.hash_object(d) if d is not None else None) for p, d in changes.items()}
+        new = repo.make_commit(start, blobs, "x", author=("a", "b"), when=WHEN,
+                               tmp_index=tmp_path / "index")
+        repo.update_ref(new, start)
+        for path, data in changes.items():
+            target = content_dir / path
+            if data is None:
+                target.unlink()
+            else:
+                target.write_bytes(b"edited outside\n" if outside_edit else data)
+        repo.sync_index(list(changes))
+        return git(content_dir, "status", "--porcelain"), git(content_dir, "ls-files", "-s")
+
+    start = git(content_dir, "rev-parse", "HEAD").strip()
+    synced = []
+    real = gitwrite.sync_index
+    monkeypatch.setattr(gitwrite, "sync_index", lambda *a: synced.append(real(*a)) or synced[-1])
+    native, cli = both_ways(content_dir, monkeypatch, tmp_path, save)
+    assert synced == [not outside_edit]  # pygit2 wrote the index unless git had to
+    assert native == cli
+    assert native[0] == ("" if not outside_edit else " M faq/new.md\n M policies/refunds.md\n")
