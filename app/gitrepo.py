@@ -311,6 +311,11 @@ class GitRepo:
 
     def update_ref(self, new: str, old: str) -> None:
         """Move the branch to ``new`` only if it is still at ``old`` (compare-and-swap)."""
+        native = self.writer.handle()
+        if native is not None:
+            if not gitwrite.move_branch(native, self.branch_ref(), new, old, "portal save"):
+                raise RefMoved(f"{self.branch_ref()} is no longer at {old}")
+            return
         proc = self._run(["update-ref", "-m", "portal save", self.branch_ref(), new, old])
         if proc.returncode != 0:
             raise RefMoved(proc.stderr.decode(errors="replace").strip())

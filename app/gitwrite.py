@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,6 +32,7 @@ ENABLED = True  # tests switch this off to drive the CLI path
 _UNSUPPORTED = ("extensions.objectformat", "extensions.refstorage", "core.splitindex",
                 "core.sharedrepository", "commit.gpgsign", "i18n.commitencoding",
                 "core.fsync", "core.fsyncobjectfiles", "core.fsyncmethod")
+_LOCK_WAIT = 0.1  # seconds; git's own default wait for a held ref lock (core.filesRefLockTimeout)
 _CRUD = frozenset(b" .,:;<>\"\\'") | frozenset(range(33))  # git's ident.c ``crud()``
 
 
@@ -171,3 +173,37 @@ def sync_index(repo: pygit2.Repository, paths: list[str]) -> bool:
     except (pygit2.GitError, OSError, KeyError, ValueError):
         return False
     return True
+
+
+def between_read_and_write() -> None:
+    """Called by ``move_branch`` once it has read the branch and before it writes it: a no-op
+    outside tests, which land an outside commit here to prove the compare-and-swap."""
+
+
+def move_branch(repo: pygit2.Repository, name: str, new: str, old: str, message: str) -> bool:
+    """Move branch ``name`` to ``new`` only if it is still at ``old``; False when it is not
+    (or cannot be written).  Logged in the branch's and HEAD's reflogs like ``update-ref``.
+
+    ``Reference.set_target`` is libgit2's compare-and-swap: it takes ``<ref>.lock`` (the lock
+    git itself takes) and, holding it, re-reads the branch and fails ("old reference value
+    does not match") unless it still has the value this ``Reference`` was read with -- the
+    check ``git update-ref NEW OLD`` makes.  A lock held by another git process is waited
+    for as briefly as git waits; an existing lock file is never removed.
+    """
+    try:
+        ref = repo.references.get(name)
+        if ref is None or not isinstance(ref.target, pygit2.Oid) or str(ref.target) != old:
+            return False
+        between_read_and_write()
+        target = pygit2.Oid(hex=new)
+        deadline = time.monotonic() + _LOCK_WAIT
+        while True:
+            try:
+                ref.set_target(target, message)
+                return True
+            except OSError:  # "failed to lock file": someone else is writing the branch
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.005)
+    except (pygit2.GitError, KeyError, ValueError):
+        return False

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app import gitwrite
-from app.gitrepo import GitRepo
+from app.gitrepo import GitRepo, RefMoved
 from tests.conftest import git
 
 WHEN = dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.timezone(dt.timedelta(hours=-3, minutes=-30)))
@@ -134,3 +134,56 @@ def test_index_sync_matches_git_reset(content_dir, monkeypatch, tmp_path, outsid
     assert synced == [not outside_edit]  # pygit2 wrote the index unless git had to
     assert native == cli
     assert native[0] == ("" if not outside_edit else " M faq/new.md\n M policies/refunds.md\n")
+
+
+def _outside_commit(root: Path) -> str:
+    git(root, "commit", "-q", "--allow-empty", "-m", "Outside")
+    return git(root, "rev-parse", "HEAD").strip()
+
+
+def _portal_commit(repo: GitRepo, tmp_path: Path, parent: str) -> str:
+    blob = repo.hash_object(b"portal\n")
+    return repo.make_commit(parent, {"policies/refunds.md": blob}, "Portal", when=WHEN,
+                            author=("a", "b"), tmp_index=tmp_path / "index")
+
+
+def test_branch_move_is_a_compare_and_swap_against_outside_writers(content_dir, tmp_path,
+                                                                    monkeypatch):
+    """An outside ``git commit`` landing after the branch was read and before it is written
+    makes the move fail instead of being overwritten."""
+    repo = GitRepo(content_dir)
+    head = repo.head()
+    new = _portal_commit(repo, tmp_path, head)
+    landed = []
+    monkeypatch.setattr(gitwrite, "between_read_and_write",
+                        lambda: landed.append(_outside_commit(content_dir)))
+    with pytest.raises(RefMoved):
+        repo.update_ref(new, head)
+    assert len(landed) == 1  # the outside commit did land in between
+    assert git(content_dir, "rev-parse", "HEAD").strip() == landed[0]
+    assert git(content_dir, "log", "-1", "--format=%s").strip() == "Outside"
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_branch_move_refuses_a_stale_head_and_a_held_lock(content_dir, tmp_path, monkeypatch,
+                                                         native):
+    monkeypatch.setattr(gitwrite, "ENABLED", native)
+    repo = GitRepo(content_dir)
+    head = repo.head()
+    new = _portal_commit(repo, tmp_path, head)
+    outside = _outside_commit(content_dir)
+    with pytest.raises(RefMoved):
+        repo.update_ref(new, head)
+    assert repo.head() == outside
+    lock = repo.git_dir() / "refs" / "heads" / "main.lock"
+    lock.write_text("")
+    newer = _portal_commit(repo, tmp_path, outside)
+    with pytest.raises(RefMoved):
+        repo.update_ref(newer, outside)
+    assert repo.head() == outside and lock.exists()  # another writer's lock is left alone
+    lock.unlink()
+    repo.update_ref(newer, outside)
+    assert repo.head() == newer
+    for ref in ("HEAD", "refs/heads/main"):  # logged like ``git update-ref -m``
+        assert git(content_dir, "reflog", "-1", "--format=%H %gs", ref).strip() == \
+            f"{newer} portal save"
