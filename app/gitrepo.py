@@ -278,7 +278,8 @@ class GitRepo:
                     when: dt.datetime | None = None) -> str:
         """A commit on top of ``parent`` with ``changes`` (path -> blob, None = remove).
 
-        Built in a private index file: neither the branch nor the work tree is touched.
+        Built in-process (``gitwrite``) or, as a fallback, in a private index file: neither
+        the branch nor the work tree is touched.
         ``when`` (timezone-aware, whole seconds) fixes the commit's date, so the caller
         knows it without reading the commit back.
         """

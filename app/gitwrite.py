@@ -4,8 +4,9 @@ starting a process for each.  Part of the git layer: only ``gitrepo`` uses this 
 A libgit2 repository handle must not be shared between threads, so each thread (and each
 forked worker) opens its own.  ``handle()`` gives None whenever the repository is one this
 writer should not touch -- a SHA-256 repository (libgit2 cannot open it), a reftable or split
-index, signed commits, a shared repository, or durability settings (``core.fsync``) this
-writer would not honour -- and ``gitrepo`` then does the same work with the git CLI.
+index, signed commits, a shared repository, durability settings (``core.fsync``) this writer
+would not honour, a folder inside a larger repository -- and ``gitrepo`` then does the same
+work with the git CLI.
 
 What is written is what the CLI would write, byte for byte: the same trees (entries mode
 100644, a directory emptied by a removal disappears) and the same commit headers (git's
@@ -57,7 +58,9 @@ class Writer:
         try:
             repo = pygit2.Repository(str(self.root))
             config = repo.config
-            usable = not repo.is_bare and not any(name in config for name in _UNSUPPORTED)
+            usable = (not repo.is_bare and not any(name in config for name in _UNSUPPORTED)
+                      # the work tree itself, not a folder inside a larger repository
+                      and Path(repo.workdir).resolve() == self.root.resolve())
         except (pygit2.GitError, OSError, ValueError, KeyError):
             usable = False  # e.g. "unknown object format 'sha256'"
         if self._usable is None or not usable:

@@ -187,3 +187,7 @@ def test_branch_move_refuses_a_stale_head_and_a_held_lock(content_dir, tmp_path,
     for ref in ("HEAD", "refs/heads/main"):  # logged like ``git update-ref -m``
         assert git(content_dir, "reflog", "-1", "--format=%H %gs", ref).strip() == \
             f"{newer} portal save"
+
+
+def test_a_folder_inside_a_larger_repository_uses_the_cli(content_dir):
+    assert GitRepo(content_dir / "policies").writer.handle() is None
