@@ -3,11 +3,14 @@
 Every write runs under one file lock in ``KB_DATA_DIR`` (so gunicorn workers take turns) and
 follows the same steps:
 
-1. build the commit with plumbing in a private index (the branch and work tree are untouched);
+1. write the commit's objects (in-process through pygit2, or with plumbing in a private
+   index; the branch and work tree are untouched);
 2. write a journal naming the new commit and the files it changes;
-3. move the branch with ``update-ref NEW OLD`` (compare-and-swap: a concurrent ``git commit``
-   from a shell makes it fail instead of being overwritten);
-4. replace the work-tree files atomically (temp file + ``os.replace``); drop the journal.
+3. move the branch only if it is still at the commit the save was built on
+   (compare-and-swap: a concurrent ``git commit`` from a shell makes it fail instead of
+   being overwritten);
+4. replace the work-tree files atomically (temp file + ``os.replace``), bring git's index in
+   line with HEAD; drop the journal.
 
 A crash before step 3 leaves the previous version in place (the new objects are merely
 unreferenced); a crash after it is finished from the journal by the next writer.
@@ -157,9 +160,8 @@ def commit_files(files: dict[str, bytes | None], change: Change,
 
     ``check(head)`` runs before anything is written and may raise.  The commit is first
     built (check included) on the head seen before taking the lock, so the lock is held
-    only to move the branch and the files: saves queue behind one another for two git
-    processes, not eight.  If another save moved HEAD meanwhile, the check runs again and
-    the commit is rebuilt under the lock, on the new head.
+    only to move the branch and the files.  If another save moved HEAD meanwhile, the check
+    runs again and the commit is rebuilt under the lock, on the new head.
     """
     git = repo()
     built = None

@@ -1,7 +1,9 @@
 """The content repository: a plain git work tree driven through the git CLI.
 
 Only this module runs ``git``.  Arguments are always passed as a list (never a shell), every
-revision id is checked against ``REV_RE`` first, and paths are given after ``--``.
+revision id is checked against ``REV_RE`` first, and paths are given after ``--``.  A save's
+objects (blobs, trees, commit) and its look-ups are made in-process through ``gitwrite``
+(pygit2) when the repository allows it, with the CLI commands below as the fallback.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from . import gitwrite
 
 # ``git log`` output parsing lives in ``gitlog``; these names are imported from here too.
 from .gitlog import LogEntry, _parse_commits, _parse_log, _raw_changes  # noqa: F401
@@ -119,6 +123,11 @@ class GitRepo:
         return ChangeMap(self)
 
     @functools.cached_property
+    def writer(self) -> gitwrite.Writer:
+        """In-process object writing and look-ups (one pygit2 handle per thread)."""
+        return gitwrite.Writer(self.root)
+
+    @functools.cached_property
     def moves(self) -> HeadMoves:
         """What changed between two heads, learned once per head move (see headmoves)."""
         from .headmoves import HeadMoves
@@ -201,7 +210,11 @@ class GitRepo:
                  if is_valid_rev(rev) and not path.startswith(("-", "/"))
                  and ".." not in path.split("/") and "\n" not in path]
         found: dict[str, str] = {}
-        if names:
+        native = self.writer.handle() if names else None
+        if native is not None:
+            pairs = [tuple(name.split(":", 1)) for name in names]
+            found = dict(zip(names, gitwrite.blobs_at(native, pairs), strict=True))
+        elif names:
             out = self._run(["cat-file", "--batch-check=%(objectname) %(objecttype)"],
                             input=("\n".join(names) + "\n").encode())
             # One line per name, in order: "<id> <type>", or "<name> missing".
@@ -230,12 +243,15 @@ class GitRepo:
 
     # -- writing: plumbing only, so a crash can never leave a half-made commit on the branch --
     def hash_object(self, data: bytes) -> str:
+        native = self.writer.handle()
+        if native is not None:
+            return str(native.create_blob(data))
         return self.git("hash-object", "-w", "--stdin", input=data).decode().strip()
 
     def hash_object_dry(self, data: bytes) -> str:
         """The blob id ``data`` would get, without writing it (computed here for SHA-1
-        repositories: no process)."""
-        if self._object_format() == "sha1":
+        repositories: no process; a pygit2 handle is only ever opened on one)."""
+        if self.writer.handle() is not None or self._object_format() == "sha1":
             return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False
                                 ).hexdigest()
         return self.git("hash-object", "--stdin", input=data).decode().strip()
@@ -262,10 +278,15 @@ class GitRepo:
                     when: dt.datetime | None = None) -> str:
         """A commit on top of ``parent`` with ``changes`` (path -> blob, None = remove).
 
-        Built in a private index file: neither the branch nor the work tree is touched.
+        Built in-process (``gitwrite``) or, as a fallback, in a private index file: neither
+        the branch nor the work tree is touched.
         ``when`` (timezone-aware, whole seconds) fixes the commit's date, so the caller
         knows it without reading the commit back.
         """
+        native = self.writer.handle()
+        if native is not None:
+            return gitwrite.make_commit(native, parent, changes, message, author=author,
+                                        when=when)
         env = {"GIT_INDEX_FILE": str(tmp_index)}
         try:
             self.git("read-tree", parent, env=env)
@@ -291,12 +312,20 @@ class GitRepo:
 
     def update_ref(self, new: str, old: str) -> None:
         """Move the branch to ``new`` only if it is still at ``old`` (compare-and-swap)."""
+        native = self.writer.handle()
+        if native is not None:
+            if not gitwrite.move_branch(native, self.branch_ref(), new, old, "portal save"):
+                raise RefMoved(f"{self.branch_ref()} is no longer at {old}")
+            return
         proc = self._run(["update-ref", "-m", "portal save", self.branch_ref(), new, old])
         if proc.returncode != 0:
             raise RefMoved(proc.stderr.decode(errors="replace").strip())
 
     def sync_index(self, paths: list[str]) -> None:
         """Make git's own index agree with HEAD for ``paths`` so ``git status`` stays clean."""
+        native = self.writer.handle()
+        if native is not None and gitwrite.sync_index(native, paths):
+            return
         self._run(["reset", "-q", "HEAD", "--", *paths])
 
     def fsck(self) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app import editing, history
+from app import editing, gitwrite, history
 from app.content import repo
 from tests.history_helpers import commit, git_out
 
@@ -27,7 +27,9 @@ def current(content_dir: Path) -> str:
     return (content_dir / REFUNDS).read_text()
 
 
-def test_save_commits_with_author_and_trailers(app, content_dir):
+@pytest.mark.parametrize("native", [True, False], ids=["pygit2", "git-cli"])
+def test_save_commits_with_author_and_trailers(app, content_dir, monkeypatch, native):
+    monkeypatch.setattr(gitwrite, "ENABLED", native)
     with app.app_context():
         head = repo().head()
         text = current(content_dir).replace("most orders", "nearly all orders")
@@ -128,8 +130,9 @@ def test_restore_cli(runner, content_dir):
 # -- crash safety ---------------------------------------------------------------------------
 CRASH_SCRIPT = textwrap.dedent("""
     import os, signal, sys
-    from app import create_app, editing
-    step, data_dir, content_dir = sys.argv[1:4]
+    from app import create_app, editing, gitwrite
+    step, data_dir, content_dir, native = sys.argv[1:5]
+    gitwrite.ENABLED = native == "pygit2"
     app = create_app({"TESTING": True, "SECRET_KEY": "x" * 32, "KB_DATA_DIR": data_dir,
                       "KB_CONTENT_DIR": content_dir})
 
@@ -146,12 +149,13 @@ CRASH_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("step", "lands"), [
-    ("committed", False), ("journal", False), ("ref", True), ("worktree", True)])
-def test_sigkill_during_save(app, content_dir, tmp_path, step, lands):
+@pytest.mark.parametrize(("step", "lands", "native"), [
+    ("committed", False, "pygit2"), ("journal", False, "pygit2"), ("ref", True, "pygit2"),
+    ("worktree", True, "pygit2"), ("journal", False, "git-cli"), ("ref", True, "git-cli")])
+def test_sigkill_during_save(app, content_dir, tmp_path, step, lands, native):
     before = current(content_dir)
     proc = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, step,
-                           app.config["KB_DATA_DIR"], str(content_dir)],
+                           app.config["KB_DATA_DIR"], str(content_dir), native],
                           cwd=ROOT, capture_output=True, timeout=60)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     if step != "worktree":
