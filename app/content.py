@@ -221,6 +221,7 @@ def init_app(app) -> None:
     from .gitrepo import GitRepo
 
     repo = GitRepo(app.config["KB_CONTENT_DIR"])
+    repo.moves.shared = Path(app.config["KB_DATA_DIR"]) / "moves"  # saves tell other workers
     app.extensions["kb_repo"] = repo
     app.extensions["kb_store"] = ContentStore(repo.root, head=repo.head,
                                               moves=repo.moves.between)

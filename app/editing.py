@@ -183,7 +183,7 @@ def commit_files(files: dict[str, bytes | None], change: Change,
             raise EditError("The repository changed while saving; try again.") from None
         checkpoint("ref")
         # This worker's caches learn what changed from here, without asking git.
-        git.moves.record(Move(head, new, (Commit(new, when, change.material, tuple(files)),),
+        git.moves.share(Move(head, new, (Commit(new, when, change.material, tuple(files)),),
                               frozenset(files)))
         _apply(files)
         checkpoint("worktree")

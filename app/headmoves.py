@@ -5,16 +5,23 @@ versions of upcoming documents, revision lists) must notice a save made by anoth
 Rebuilding each of them on every commit costs a save as much as hundreds of page views, so
 they ask this instead: "what changed between the head I reflect and the head now?".  The
 answer comes from one ``git log OLD..NEW`` per head move per process, shared by all caches
-(or from no git at all, when this process made the commit: ``record``).  ``None`` means the
-move was not a plain fast-forward (a reset, a force-push): callers then rebuild from scratch.
+(or from no git at all, when this process made the commit: ``record``).  A save also
+leaves its move in the data directory (``share``), so the other workers learn it by reading
+one small file instead of running git.  ``None`` means the move was not a plain
+fast-forward (a reset, a force-push): callers then rebuild from scratch.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import random
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .gitrepo import GitError, is_valid_rev
@@ -23,6 +30,7 @@ if TYPE_CHECKING:
     from .gitrepo import GitRepo
 
 _KEPT = 256  # moves remembered per process (one per commit; a few bytes each)
+SHARED_SECONDS = 3600  # shared move files older than this are pruned (git can still tell)
 _FORMAT = "--format=%x01%H%x00%P%x00%cI%x00%(trailers:key=Material,valueonly)"
 
 
@@ -54,8 +62,51 @@ class HeadMoves:
 
     def __init__(self, repo: GitRepo):
         self.repo = repo
+        self.shared: Path | None = None  # KB_DATA_DIR/moves, set by the app
         self._lock = threading.Lock()
         self._moves: OrderedDict[str, Move] = OrderedDict()  # old head -> its move
+
+    def share(self, move: Move) -> None:
+        """Record a move this process made and leave it for the other workers."""
+        self.record(move)
+        if self.shared is None:
+            return
+        data = {"old": move.old, "new": move.new, "paths": sorted(move.paths),
+                "commits": [[c.sha, c.when.isoformat(), c.material, list(c.paths)]
+                            for c in move.commits]}
+        try:
+            self.shared.mkdir(parents=True, exist_ok=True)
+            tmp = self.shared / f".{move.old}.{os.getpid()}.{threading.get_ident()}"
+            tmp.write_text(json.dumps(data), "utf-8")
+            os.replace(tmp, self.shared / move.old)  # whole or absent for readers
+            if random.random() < 1 / 64:  # spread the pruning over saves
+                self._prune()
+        except OSError:  # the others will ask git
+            pass
+
+    def _shared_move(self, old: str) -> Move | None:
+        """The move from ``old`` another worker left, if any (checked: it must start there)."""
+        if self.shared is None:
+            return None
+        try:
+            data = json.loads((self.shared / old).read_bytes())
+            commits = tuple(Commit(sha, dt.datetime.fromisoformat(when), bool(material),
+                                   tuple(paths)) for sha, when, material, paths in data["commits"])
+            move = Move(data["old"], data["new"], commits, frozenset(data["paths"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if move.old != old or not is_valid_rev(move.new):
+            return None
+        return move
+
+    def _prune(self) -> None:
+        cutoff = time.time() - SHARED_SECONDS
+        for entry in self.shared.iterdir() if self.shared else ():
+            try:
+                if entry.stat().st_mtime < cutoff:
+                    entry.unlink()
+            except OSError:
+                pass
 
     def record(self, move: Move) -> None:
         """Remember a move this process made itself (a save): no git needed to learn it."""
@@ -73,10 +124,16 @@ class HeadMoves:
             return Move(old, new, (), frozenset())
         chain: list[Move] = []
         at = old
-        with self._lock:
-            while at != new and at in self._moves and len(chain) < _KEPT:
-                chain.append(self._moves[at])
-                at = chain[-1].new
+        while at != new and len(chain) < _KEPT:
+            with self._lock:
+                move = self._moves.get(at)
+            if move is None:
+                move = self._shared_move(at)
+                if move is None:
+                    break
+                self.record(move)
+            chain.append(move)
+            at = move.new
         if at != new:
             gap = self._ask_git(at, new)
             if gap is None:

@@ -158,6 +158,45 @@ def test_a_save_tells_its_own_worker_without_git(app, client, auth, content_dir,
     assert change.sha == new[0] and change.when.isoformat() == new[1]
 
 
+def other_worker(app):
+    """A second app on the same content and data directory: another gunicorn worker."""
+    from app import create_app
+
+    return create_app({**app.config})
+
+
+def test_another_worker_learns_a_save_without_git(app, client, auth, content_dir, counted):
+    other = other_worker(app)
+    other.test_client().get("/policies/refunds")  # its caches at the old head
+    with app.test_request_context():
+        old = app.extensions["kb_repo"].head()
+        editing.save("policy", "refunds",
+                     (content_dir / "policies/refunds.md").read_text() + "\nShared line.\n",
+                     base_rev=old, change=editing.Change("Add a line", "editor"))
+        new = app.extensions["kb_repo"].head()
+    counted.clear()
+    assert "Shared line." in other.test_client().get("/policies/refunds").text
+    assert "log" not in counted  # read from the move the saving worker left
+    move = other.extensions["kb_repo"].moves.between(old, new)
+    assert move.paths == {"policies/refunds.md"} and move.commits[0].sha == new
+
+
+@pytest.mark.parametrize("damage", ["{broken", '{"old": "0000000", "new": "x"}', ""])
+def test_a_damaged_shared_move_means_asking_git(app, content_dir, counted, damage):
+    other = other_worker(app)
+    with app.test_request_context():
+        old = app.extensions["kb_repo"].head()
+        editing.save("policy", "refunds",
+                     (content_dir / "policies/refunds.md").read_text() + "\nLine.\n",
+                     base_rev=old, change=editing.Change("Add a line", "editor"))
+        new = app.extensions["kb_repo"].head()
+    moves = other.extensions["kb_repo"].moves
+    (moves.shared / old).write_text(damage)
+    counted.clear()
+    move = moves.between(old, new)
+    assert "log" in counted and move.paths == {"policies/refunds.md"}
+
+
 def test_a_commit_built_before_the_lock_is_rebuilt_when_head_moved(app, content_dir):
     """Saves build their commit before queueing for the lock; a save that landed meanwhile
     is not overwritten: the check runs again and the commit goes on top of it."""
@@ -175,3 +214,19 @@ def test_a_commit_built_before_the_lock_is_rebuilt_when_head_moved(app, content_
     assert git(content_dir, "rev-parse", f"{new}^").strip() == heads[1]
     assert (content_dir / "faq/other.md").exists() and (content_dir / "faq/mine.md").exists()
     assert git(content_dir, "status", "--porcelain") == ""
+
+
+def test_old_shared_moves_are_pruned(app, content_dir):
+    import os
+
+    with app.test_request_context():
+        repo = app.extensions["kb_repo"]
+        old = repo.head()
+        editing.save("policy", "refunds",
+                     (content_dir / "policies/refunds.md").read_text() + "\nLine.\n",
+                     base_rev=old, change=editing.Change("Add a line", "editor"))
+    entry = repo.moves.shared / old
+    assert entry.is_file()
+    os.utime(entry, (1, 1))
+    repo.moves._prune()
+    assert not entry.exists()
