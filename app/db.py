@@ -1,4 +1,4 @@
-"""SQLite for users, acknowledgements, feedback and analytics: one connection per request.
+"""SQLite for users, acknowledgements, feedback and analytics: one connection per thread.
 
 The schema is a set of named migrations; the ``schema_migrations`` table records which ones
 a database has, so upgrading an old data directory is automatic and the order in which
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import fcntl
 import sqlite3
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from flask import Flask, current_app, g
@@ -65,16 +67,38 @@ def migrate(conn: sqlite3.Connection, lock_path: str | Path) -> int:
     return len(MIGRATIONS)
 
 
+_KEEP = 4  # open connections kept per thread (one per database; tests make many apps)
+_threads = threading.local()
+
+
 def get_db() -> sqlite3.Connection:
+    """This thread's connection to the app's database, reused across requests.
+
+    Opening SQLite and setting its pragmas cost more than the few queries a page makes;
+    a kept connection never holds a transaction between requests (``close_db``), so it
+    sees every other worker's commits like a new one would.
+    """
     if "db" not in g:
-        g.db = connect(current_app.config["DATABASE"])
+        g.db = _kept(str(current_app.config["DATABASE"]))
     return g.db
+
+
+def _kept(path: str) -> sqlite3.Connection:
+    kept: OrderedDict[str, sqlite3.Connection] = getattr(_threads, "conns", None) or OrderedDict()
+    _threads.conns = kept
+    conn = kept.pop(path, None)
+    if conn is None:
+        conn = connect(path)
+    kept[path] = conn
+    while len(kept) > _KEEP:
+        kept.popitem(last=False)[1].close()
+    return conn
 
 
 def close_db(exc: BaseException | None = None) -> None:
     db = g.pop("db", None)
-    if db is not None:
-        db.close()
+    if db is not None and db.in_transaction:
+        db.rollback()  # uncommitted work is dropped, as closing would
 
 
 def init_app(app: Flask) -> None:
