@@ -165,15 +165,21 @@ def other_worker(app):
     return create_app({**app.config})
 
 
+def save_a_line(app, content_dir, line: str) -> tuple[str, str]:
+    """Save refunds with one more line, as the portal does; returns (old head, new head)."""
+    with app.test_request_context():
+        repo = app.extensions["kb_repo"]
+        old = repo.head()
+        editing.save("policy", "refunds",
+                     (content_dir / "policies/refunds.md").read_text() + f"\n{line}\n",
+                     base_rev=old, change=editing.Change("Add a line", "editor"))
+        return old, repo.head()
+
+
 def test_another_worker_learns_a_save_without_git(app, client, auth, content_dir, counted):
     other = other_worker(app)
     other.test_client().get("/policies/refunds")  # its caches at the old head
-    with app.test_request_context():
-        old = app.extensions["kb_repo"].head()
-        editing.save("policy", "refunds",
-                     (content_dir / "policies/refunds.md").read_text() + "\nShared line.\n",
-                     base_rev=old, change=editing.Change("Add a line", "editor"))
-        new = app.extensions["kb_repo"].head()
+    old, new = save_a_line(app, content_dir, "Shared line.")
     counted.clear()
     assert "Shared line." in other.test_client().get("/policies/refunds").text
     assert "log" not in counted  # read from the move the saving worker left
@@ -184,12 +190,7 @@ def test_another_worker_learns_a_save_without_git(app, client, auth, content_dir
 @pytest.mark.parametrize("damage", ["{broken", '{"old": "0000000", "new": "x"}', ""])
 def test_a_damaged_shared_move_means_asking_git(app, content_dir, counted, damage):
     other = other_worker(app)
-    with app.test_request_context():
-        old = app.extensions["kb_repo"].head()
-        editing.save("policy", "refunds",
-                     (content_dir / "policies/refunds.md").read_text() + "\nLine.\n",
-                     base_rev=old, change=editing.Change("Add a line", "editor"))
-        new = app.extensions["kb_repo"].head()
+    old, new = save_a_line(app, content_dir, "Line.")
     moves = other.extensions["kb_repo"].moves
     (moves.shared / old).write_text(damage)
     counted.clear()
@@ -219,14 +220,9 @@ def test_a_commit_built_before_the_lock_is_rebuilt_when_head_moved(app, content_
 def test_old_shared_moves_are_pruned(app, content_dir):
     import os
 
-    with app.test_request_context():
-        repo = app.extensions["kb_repo"]
-        old = repo.head()
-        editing.save("policy", "refunds",
-                     (content_dir / "policies/refunds.md").read_text() + "\nLine.\n",
-                     base_rev=old, change=editing.Change("Add a line", "editor"))
-    entry = repo.moves.shared / old
+    old, _new = save_a_line(app, content_dir, "Line.")
+    entry = app.extensions["kb_repo"].moves.shared / old
     assert entry.is_file()
     os.utime(entry, (1, 1))
-    repo.moves._prune()
+    app.extensions["kb_repo"].moves._prune()
     assert not entry.exists()
