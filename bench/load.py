@@ -348,11 +348,10 @@ def run_load(base: str, seconds: float, processes: int, threads: int,
 
 
 # -- a server of our own -------------------------------------------------------------------
-def start_server(workdir: Path, workers: int | None) -> tuple[subprocess.Popen, str]:
-    """gunicorn with gunicorn.conf.py on a free loopback port, over the bundled content."""
+def prepare_site(workdir: Path) -> tuple[Path, Path]:
+    """A git copy of the bundled content and a data dir with the bench's two accounts."""
     from app.auth import add_user
     from app.db import connect, migrate
-    from tests.live import free_port
 
     content = workdir / "content"
     shutil.copytree(ROOT / "content", content)
@@ -368,6 +367,14 @@ def start_server(workdir: Path, workers: int | None) -> tuple[subprocess.Popen, 
     add_user(conn, AGENT[0], AGENT[1], "agent")
     add_user(conn, EDITOR[0], EDITOR[1], "editor")
     conn.close()
+    return content, data
+
+
+def start_server(workdir: Path, workers: int | None) -> tuple[subprocess.Popen, str]:
+    """gunicorn with gunicorn.conf.py on a free loopback port, over the bundled content."""
+    from tests.live import free_port
+
+    content, data = prepare_site(workdir)
     port = free_port()
     env = {**os.environ, "KB_DATA_DIR": str(data), "KB_CONTENT_DIR": str(content),
            "SECRET_KEY": "bench-secret-key-0123456789abcdef", "KB_BIND": f"127.0.0.1:{port}",

@@ -32,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-EDITOR = ("bench-editor", "bench editor password")
-AGENT = ("bench-agent", "bench agent password")
+from bench.load import AGENT, EDITOR, prepare_site  # noqa: E402 - after the path
+
 SLUG = "refunds"
 READS = [  # (step, signed in as agent, path)
     ("policy page (customer)", False, f"/policies/{SLUG}"),
@@ -241,26 +241,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--saves", type=int, default=20)
     args = parser.parse_args()
-    from app.auth import add_user
-    from app.db import connect, migrate
-
     tmp = Path(tempfile.mkdtemp(prefix="kb-savecost-"))
     try:
-        content = tmp / "content"
-        shutil.copytree(ROOT / "content", content)
-        env = {**os.environ, "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "b@localhost",
-               "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "b@localhost"}
-        for git_args in (["init", "-q", "-b", "main"], ["add", "-A"],
-                         ["commit", "-qm", "Bench content"]):
-            subprocess.run(["git", "-C", str(content), *git_args], check=True, env=env,
-                           capture_output=True)
-        data = tmp / "data"
-        data.mkdir()
-        db = connect(data / "portal.sqlite3")
-        migrate(db, str(data / "portal.sqlite3.lock"))
-        add_user(db, *AGENT, "agent")
-        add_user(db, *EDITOR, "editor")
-        db.close()
+        content, data = prepare_site(tmp)
         make_app(content, data)  # build the search index once, before the workers start
         ctx = mp.get_context("fork")
         here, there = ctx.Pipe()
