@@ -210,13 +210,15 @@ def surface(searcher: Searcher, stem_text: str, typed: str) -> str:
     return min(forms, key=lambda w: (distance(typed, w), w)) if forms else stem_text
 
 
-def completions(searcher: Searcher, word: str) -> list[str]:
-    """Index terms that start with a word still being typed, most used first ("refu" ->
-    "refund", "refus"), from the viewer's own index like every other suggestion."""
+def completions(searcher: Searcher, word: str) -> list[tuple[str, float]]:
+    """Index terms that start with a word still being typed, most used first, each with
+    its share of use relative to the commonest ("refu" -> refund 1.0, refus 0.05), from the
+    viewer's own index like every other suggestion."""
     if len(word) < PREFIX_MIN:
         return []
-    found = searcher.reader().most_frequent_terms(FIELD, PREFIX_TERMS + 1, prefix=word)
-    return [t.decode() if isinstance(t, bytes) else t for _w, t in found][:PREFIX_TERMS]
+    found = searcher.reader().most_frequent_terms(FIELD, PREFIX_TERMS, prefix=word)
+    top = max((weight for weight, _t in found), default=0) or 1
+    return [(t.decode() if isinstance(t, bytes) else t, weight / top) for weight, t in found]
 
 
 # -- building the query ----------------------------------------------------------------------
@@ -264,10 +266,18 @@ def plan(searcher: Searcher, parsed: Parsed, synonyms: Synonyms) -> Plan:
         options: list[Q.Query] = [_any_field(stem_text)]
         wanted.add(stem_text)
         if typing and i == len(pairs) - 1:  # the word being typed: also its completions
-            for completed in completions(searcher, word):
+            for completed, share in completions(searcher, word):
                 if completed != stem_text:
-                    options.append(_any_field(completed, boost=PREFIX_BOOST))
+                    # A rare completion (a rare word weighs a lot in BM25) must not
+                    # outrank the word most people typing this mean.
+                    options.append(_any_field(completed, boost=PREFIX_BOOST * share))
                     wanted.add(completed)
+            if len(options) > 1:
+                # Scored by its best completion: a page with "refund" and "refuse" is no
+                # better an answer to "refu" than one about refunds.
+                clauses.append(Q.DisjunctionMax(options))
+                i += 1
+                continue
         if len(options) == 1 and not _known(searcher, stem_text):
             fixes = corrections(searcher, word)
             for fixed in fixes:

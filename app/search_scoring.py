@@ -6,11 +6,11 @@ a time budget and rank only the records scored by then.  Here the same BM25F sco
 computed for a whole posting list at once with numpy, so every matching record is ranked,
 in a few milliseconds.
 
-The query tree is the one ``search_query.plan`` builds for Whoosh: ``Term``, ``And``, ``Or``
-and ``Every`` are evaluated as arrays; any other node (a ``Phrase``) runs through Whoosh's
-own matcher, restricted to the records that hold all of its words.  Scores and order are
-the ones ``searcher.search`` gives (tests compare the two): best score first, and on equal
-scores the earlier record, as Whoosh's top-k collector keeps it.
+The query tree is the one ``search_query.plan`` builds for Whoosh: ``Term``, ``And``,
+``Or``, ``DisjunctionMax`` and ``Every`` are evaluated as arrays, and so is a ``Phrase``
+(word positions as arrays); any other node runs through Whoosh's own matcher.  Scores and
+order are the ones ``searcher.search`` gives (tests compare the two): best score first, and
+on equal scores the earlier record, as Whoosh's top-k collector keeps it.
 
 Posting lists, field lengths and deletion masks are read once per segment (a segment's
 postings never change and its deletions only grow) and kept in a per-process cache, so a
@@ -146,6 +146,9 @@ def evaluate(searcher: Searcher, query: Q.Query) -> Matches:
     if kind is Q.Or and query.subqueries and not query.scale and not query.minmatch:
         parts = [evaluate(searcher, sub) for sub in query.subqueries]
         return _boosted(_union([p for p in parts if len(p)]), query.boost)
+    if kind is Q.DisjunctionMax and query.subqueries:  # Whoosh scores the best part only
+        parts = [evaluate(searcher, sub) for sub in query.subqueries]
+        return _boosted(_union([p for p in parts if len(p)], best=True), query.boost)
     if kind is Q.Phrase and query.slop == 1 and query.words:
         return _phrase(searcher, query)
     if kind is Q.Every and query.fieldname in (None, "", "*"):
@@ -265,14 +268,19 @@ def _lookup(haystack: np.ndarray, needles: np.ndarray) -> tuple[np.ndarray, np.n
     return where, haystack[where] == needles if len(haystack) else np.zeros(len(needles), bool)
 
 
-def _union(parts: list[Matches]) -> Matches:
+def _union(parts: list[Matches], *, best: bool = False) -> Matches:
+    """Records in any part, scored by the sum of their parts' scores (or the best one)."""
     if not parts:
         return EMPTY
     if len(parts) == 1:
         return parts[0]
     ids, where = np.unique(np.concatenate([p.ids for p in parts]), return_inverse=True)
-    scores = np.bincount(where, weights=np.concatenate([p.scores for p in parts]),
-                         minlength=len(ids))
+    every = np.concatenate([p.scores for p in parts])
+    if best:
+        scores = np.full(len(ids), -np.inf)
+        np.maximum.at(scores, where, every)
+    else:
+        scores = np.bincount(where, weights=every, minlength=len(ids))
     return Matches(ids, scores)
 
 

@@ -89,6 +89,24 @@ def test_top_records_match_whoosh(searcher, label, limit):
     assert docnums == canonical((hit.docnum, hit.score) for hit in every)[:limit]
 
 
+BEST_OF = [[T("cred"), T("credit", 0.5), T("courier", 0.5)],
+           [T("voucher"), T("refund", 0.5), T("return", 0.5), T("label", 0.5)]]
+
+
+@pytest.mark.parametrize("parts", BEST_OF)
+def test_best_of_scores_each_record_by_its_best_part(searcher, parts):
+    """``DisjunctionMax`` (a word being typed and its completions).  Whoosh's own matcher
+    sometimes scores a record with a part matching another record, so the reference here
+    is each part searched alone."""
+    best: dict[int, float] = {}
+    for part in parts:
+        for hit in searcher.search(part, limit=None):
+            best[hit.docnum] = max(best.get(hit.docnum, 0.0), hit.score)
+    docnums, total = search_scoring.top(searcher, Q.DisjunctionMax(parts), 5000)
+    assert total == len(best) > 0
+    assert docnums == canonical(best.items())
+
+
 def test_boosted_groups_rank_exactly_where_whooshs_top_k_does_not(searcher):
     """Whoosh's top-k skips blocks by a quality estimate that ignores a group's boost, so
     with ``limit=1`` it returns a record that is not the best; scoring everything does."""

@@ -182,7 +182,15 @@ def test_completions_rank_below_the_word_itself_and_stop_at_a_space(app, client)
         steps = plan(svc.searcher("public"), parse("refund wind"), svc.synonyms)
     typed = steps.clauses[-1]
     assert {q.text for q in typed.subqueries} >= {"wind", "window"}
-    assert all(q.boost == PREFIX_BOOST for q in typed.subqueries if q.text != "wind")
+    boosts = [q.boost for q in typed.subqueries if q.text != "wind"]
+    assert boosts[0] == PREFIX_BOOST and all(0 < b <= PREFIX_BOOST for b in boosts)
+
+
+def test_the_commonest_completion_leads(app, content_dir):
+    """"refu" means "refund" far more often than "refuse": a rare word's weight in BM25 must
+    not put the one page that says "refused" first."""
+    commit(content_dir, {"faq/rare.md": "---\naudience: public\n---\nWe refused it.\n"})
+    assert urls(find(app, "refu"))[0] == "/policies/refunds"
 
 
 @pytest.mark.parametrize("viewer", [PUBLIC, STAFF])
