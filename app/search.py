@@ -304,8 +304,15 @@ def _hits(searcher: Searcher, query: Q.Query, limit: int) -> tuple[list[dict], b
     """The best records, best first, and whether more records matched than were fetched.
 
     Every matching record is scored (``search_scoring``), so the order is exact even for a
-    word found on every page."""
-    docnums, total = top(searcher, query, _depth(limit))
+    word found on every page.  Array scoring reads Whoosh's segment files directly; should
+    that ever fail (a format it does not know), Whoosh's own search answers instead.
+    """
+    try:
+        docnums, total = top(searcher, query, _depth(limit))
+    except Exception:
+        log.exception("array scoring failed; answering with Whoosh's own search")
+        results = searcher.search(query, limit=_depth(limit), terms=False)
+        return [hit.fields() for hit in results], results.scored_length() < len(results)
     return [searcher.stored_fields(n) for n in docnums], total > len(docnums)
 
 

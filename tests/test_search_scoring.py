@@ -172,3 +172,20 @@ def test_more_when_matches_go_beyond_what_was_fetched(app, content_dir, monkeypa
     with app.app_context():
         answer = service().search("quokka", PUBLIC, limit=2)
     assert (answer.count, answer.more) == (2, True)
+
+
+def test_whooshs_own_search_answers_if_array_scoring_fails(app, monkeypatch, caplog):
+    from app import search as search_module
+    from app.audience import PUBLIC
+
+    with app.app_context():
+        expected = [r.url for r in service().search("refund", PUBLIC).results]
+
+    def broken(*_args):
+        raise ValueError("unknown segment format")
+
+    monkeypatch.setattr(search_module, "top", broken)
+    with app.app_context():
+        answer = service().search("refunds", PUBLIC)  # not the cached query
+    assert [r.url for r in answer.results] == expected != []
+    assert "array scoring failed" in caplog.text
