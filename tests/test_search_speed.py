@@ -94,3 +94,57 @@ def test_written_within_reads_the_state_files_age(app):
     os.utime(root / search_index.STATE_FILE, (1, 1))
     assert not search_index.written_within(root, 60)
     assert not search_index.written_within(root / "missing", 60)
+
+
+# -- answers shared by the workers ------------------------------------------------------------
+def other_worker(app):
+    """A second app on the same data directory: another gunicorn worker."""
+    from app import create_app
+
+    return create_app({**app.config})
+
+
+def test_another_worker_reads_an_answer_computed_once(app, plans):
+    other = other_worker(app)
+    with app.app_context():
+        first = service().search("refund window", STAFF)
+    with other.app_context():
+        again = service().search("refund window", STAFF)
+    assert plans == ["refund window"]  # planned and scored by the first worker only
+    assert again == first and first.results
+    assert str(again.results[0].snippet) == str(first.results[0].snippet)
+    assert type(again.results[0].snippet) is type(first.results[0].snippet)  # markup
+
+
+def test_shared_answers_keep_audiences_apart(app, plans):
+    other = other_worker(app)
+    with app.app_context():
+        assert service().search(CANARY_DOC, STAFF).count > 0
+    with other.app_context():
+        assert service().search(CANARY_DOC, PUBLIC).count == 0
+    assert len(plans) == 2
+
+
+def test_a_damaged_shared_answer_is_computed_again(app, plans):
+    with app.app_context():
+        root = service()._shared.root
+        service().search("refund", PUBLIC)
+    for entry in root.rglob("*"):
+        if entry.is_file():
+            entry.write_text('{"key": "x"')
+    with other_worker(app).app_context():
+        assert service().search("refund", PUBLIC).count > 0
+    assert plans == ["refund", "refund"]
+
+
+def test_answers_of_old_builds_are_removed(app, content_dir):
+    import os
+
+    with app.app_context():
+        root = service()._shared.root
+        service().search("refund", PUBLIC)
+        old = next(root.iterdir())
+        os.utime(old, (1, 1))
+        commit(content_dir, {"faq/quokka.md": "---\naudience: public\n---\nquokka\n"}, "Add")
+        service().search("quokka", PUBLIC)  # a new build: its first answer prunes
+    assert not old.exists() and len(list(root.iterdir())) == 1
