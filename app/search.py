@@ -17,11 +17,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlencode
 
 import click
 from flask import Flask, current_app
+from markupsafe import Markup
 from whoosh import index as windex
 from whoosh import query as Q
 from whoosh.searching import Searcher
@@ -31,7 +33,6 @@ from .audience import Viewer
 from .content import ContentStore, Document
 from .gitrepo import GitError, GitRepo, is_valid_rev
 from .lru import SizedLRU
-from .search_answers import Answer, AnswerStore, Hit, Result, with_highlight
 from .search_build import build
 from .search_dates import in_force, revisions
 from .search_query import Parsed, Synonyms, normalise, parse, plan, snippet
@@ -49,6 +50,48 @@ SECTIONS_PER_DOC = 3
 ANSWERS_CACHED = 2000  # per worker; see SearchService._search
 
 
+def with_highlight(url: str, words: str) -> str:
+    """``/policies/x?hl=words#sec-y``: the target page marks the words."""
+    base, _, fragment = url.partition("#")
+    query = f"?{urlencode({'hl': words})}" if words else ""
+    return base + query + (f"#{fragment}" if fragment else "")
+
+
+@dataclass
+class Hit:
+    title: str
+    url: str
+    section: str
+    snippet: Markup
+    link: str = ""
+
+
+@dataclass
+class Result:
+    title: str
+    url: str  # best place to land: the best matching section, else the document
+    kind: str
+    audience: str
+    snippet: Markup
+    highlight: str  # words to mark on the target page (?hl=)
+    sections: list[Hit] = field(default_factory=list)
+
+    @property
+    def link(self) -> str:
+        return with_highlight(self.url, self.highlight)
+
+
+@dataclass
+class Answer:
+    query: str
+    audience: str
+    count: int = 0
+    results: list[Result] = field(default_factory=list)
+    suggestion: str | None = None
+    fallback: bool = False  # True when no document had every word (any-word results)
+    more: bool = False  # True when there may be more matching documents than ``count``
+
+
 class SearchService:
     def __init__(self, root: Path, store: ContentStore, repo: GitRepo, synonyms: Path,
                  today: Callable[[], dt.date] = dt.date.today):
@@ -62,7 +105,6 @@ class SearchService:
         self._check_lock = threading.Lock()
         self._answers = SizedLRU(max_items=ANSWERS_CACHED, max_bytes=32 << 20,
                                  size_of=_answer_size)
-        self._shared = AnswerStore(root.parent / "answers")
 
     # -- keeping the index current ---------------------------------------------------------
     def ensure(self, *, announce=log.warning) -> bool:
@@ -214,21 +256,16 @@ class SearchService:
         self.synonyms.refresh()
         searcher = self.searcher(name)
         limit = max(1, min(limit, MAX_LIMIT))
-        # Answers are cached per worker and shared on disk, keyed by what they depend on:
-        # the index build (every write changes it), the audience's index, the query, the
-        # synonyms, the limit.  Agents typing the same words letter by letter share the
-        # work, and after an index write one worker computes an answer for all of them.
+        # Answers are cached per worker, keyed by what they depend on: the index build
+        # (every write changes it), the audience's index, the query, the synonyms, the
+        # limit.  Agents typing the same words letter by letter share the work.
         state = self._local.searchers[0]
         if state is None:  # no complete index: nothing to key an answer on
             return replace(self._answer(searcher, parsed, name, limit), query=text)
         key = (state.build, name, normalise(text), parsed.partial, self.synonyms.stamp, limit)
         cached = self._answers.get(key)
         if cached is None:
-            cached = self._shared.get(key)
-            if cached is None:
-                cached = self._answer(searcher, parsed, name, limit)
-                self._shared.put(key, cached)
-            self._answers.put(key, cached)
+            cached = self._answers.put(key, self._answer(searcher, parsed, name, limit))
         return replace(cached, query=text)
 
     def _answer(self, searcher: Searcher, parsed: Parsed, name: str, limit: int) -> Answer:
