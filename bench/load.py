@@ -283,7 +283,8 @@ def paced_saves(base: str, rate: float, deadline: float, editor: tuple[str, str]
 
 def run_load(base: str, seconds: float, processes: int, threads: int,
              max_requests: int, quiet: bool = False,
-             editor: tuple[str, str] | None = None, save_rate: float = 0) -> dict:
+             editor: tuple[str, str] | None = None, save_rate: float = 0,
+             cpu: ServerCPU | None = None) -> dict:
     slices, pages = discover(base, editor)
     if save_rate and editor:  # saves run paced in their own thread, not in the mix
         for s in slices:
@@ -307,6 +308,8 @@ def run_load(base: str, seconds: float, processes: int, threads: int,
         proc.start()
     for _ in procs:
         ready.get(timeout=120)
+    if cpu is not None:
+        cpu.begin()
     go.set()
     start = time.monotonic()
     deadline = start + seconds
@@ -331,6 +334,7 @@ def run_load(base: str, seconds: float, processes: int, threads: int,
         results.extend(paced)
     elapsed = time.monotonic() - start
     report = {"seconds": round(elapsed, 2), "requests": len(results),
+              "server_cpu_seconds": round(cpu.end(), 2) if cpu is not None else None,
               "errors": sum(not ok for _, _, ok, _ in results), "slices": {}}
     for name, _ in mix:
         lat = [t * 1000 for n, t, _, _ in results if n == name]
@@ -345,6 +349,53 @@ def run_load(base: str, seconds: float, processes: int, threads: int,
     if "save" in report["slices"]:
         report["slices"]["save"]["conflicts"] = conflicts
     return report
+
+
+# -- the server's CPU ------------------------------------------------------------------------
+class ServerCPU:
+    """CPU seconds used by a gunicorn master and its workers while the clock runs (Linux).
+
+    Throughput moves by ±20 % with what else the machine does; CPU per request moves far
+    less, so it is the figure to compare two versions of the code by.  Sampled every 0.2 s
+    so a worker recycled meanwhile still counts."""
+
+    def __init__(self, master: int):
+        self.master, self.seen, self.start = master, {}, {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _sample(self) -> dict[int, int]:
+        found = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(entry) == self.master or int(fields[1]) == self.master:
+                found[int(entry)] = int(fields[11]) + int(fields[12])  # utime + stime
+        return found
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.2):
+            for pid, ticks in self._sample().items():
+                self.start.setdefault(pid, 0)  # a worker born during the run
+                self.seen[pid] = ticks
+
+    def begin(self) -> None:
+        self.start = self._sample()
+        self.seen = dict(self.start)
+        self._thread.start()
+
+    def end(self) -> float:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for pid, ticks in self._sample().items():
+            self.seen[pid] = ticks
+        ticks = sum(t - self.start.get(pid, 0) for pid, t in self.seen.items())
+        return ticks / os.sysconf("SC_CLK_TCK")
 
 
 # -- a server of our own -------------------------------------------------------------------
@@ -442,7 +493,8 @@ def main() -> None:
                      editor=editor, save_rate=args.save_rate)
             print("  (warm-up done)")
         report = run_load(base, args.seconds, processes, threads, args.max_requests,
-                          editor=editor, save_rate=args.save_rate)
+                          editor=editor, save_rate=args.save_rate,
+                          cpu=ServerCPU(proc.pid) if proc is not None else None)
     finally:
         if proc is not None:
             os.killpg(proc.pid, 15)
@@ -451,6 +503,10 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
     print(f"\n{report['requests']} requests in {report['seconds']} s, "
           f"{report['requests'] / report['seconds']:.0f} req/s, errors: {report['errors']}")
+    if report["server_cpu_seconds"] is not None and report["requests"]:
+        busy = report["server_cpu_seconds"]
+        print(f"server CPU {busy:.1f} s ({busy / report['seconds']:.2f} of "
+              f"{os.cpu_count()} CPUs): {busy * 1000 / report['requests']:.2f} ms per request")
     print(f"{'slice':<10} {'count':>7} {'per s':>8} {'p50 ms':>8} {'p95 ms':>8} "
           f"{'p99 ms':>8} {'errors':>7}")
     for name, s in report["slices"].items():
