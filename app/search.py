@@ -17,16 +17,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlencode
 
 import click
 from flask import Flask, current_app
+from markupsafe import Markup
 from whoosh import index as windex
 from whoosh import query as Q
 from whoosh.searching import Searcher
 
-from . import search_changes
 from . import search_index as si
 from .audience import Viewer
 from .content import ContentStore, Document
@@ -34,8 +35,7 @@ from .gitrepo import GitError, GitRepo, is_valid_rev
 from .lru import SizedLRU
 from .search_build import build
 from .search_dates import in_force, revisions
-from .search_query import Parsed, Synonyms, normalise, parse, plan
-from .search_results import Answer, Kept, answer_size, fetch, queries_for, result_of
+from .search_query import Parsed, Synonyms, normalise, parse, plan, snippet
 from .search_scoring import top
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,50 @@ CHECK_SECONDS = 0.3
 UPDATE_EVERY = 0.3
 UPDATE_LOCK_TIMEOUT = 10.0
 MAX_LIMIT = 50
+SECTIONS_PER_DOC = 3
 ANSWERS_CACHED = 2000  # per worker; see SearchService._search
-KEEP_SECONDS = 60.0  # a cached answer is carried across index writes for this long at most
+
+
+def with_highlight(url: str, words: str) -> str:
+    """``/policies/x?hl=words#sec-y``: the target page marks the words."""
+    base, _, fragment = url.partition("#")
+    query = f"?{urlencode({'hl': words})}" if words else ""
+    return base + query + (f"#{fragment}" if fragment else "")
+
+
+@dataclass
+class Hit:
+    title: str
+    url: str
+    section: str
+    snippet: Markup
+    link: str = ""
+
+
+@dataclass
+class Result:
+    title: str
+    url: str  # best place to land: the best matching section, else the document
+    kind: str
+    audience: str
+    snippet: Markup
+    highlight: str  # words to mark on the target page (?hl=)
+    sections: list[Hit] = field(default_factory=list)
+
+    @property
+    def link(self) -> str:
+        return with_highlight(self.url, self.highlight)
+
+
+@dataclass
+class Answer:
+    query: str
+    audience: str
+    count: int = 0
+    results: list[Result] = field(default_factory=list)
+    suggestion: str | None = None
+    fallback: bool = False  # True when no document had every word (any-word results)
+    more: bool = False  # True when there may be more matching documents than ``count``
 
 
 class SearchService:
@@ -62,7 +104,7 @@ class SearchService:
         self._checked = 0.0
         self._check_lock = threading.Lock()
         self._answers = SizedLRU(max_items=ANSWERS_CACHED, max_bytes=32 << 20,
-                                 size_of=lambda kept: answer_size(kept.answer))
+                                 size_of=_answer_size)
 
     # -- keeping the index current ---------------------------------------------------------
     def ensure(self, *, announce=log.warning) -> bool:
@@ -219,58 +261,83 @@ class SearchService:
         # limit.  Agents typing the same words letter by letter share the work.
         state = self._local.searchers[0]
         if state is None:  # no complete index: nothing to key an answer on
-            return replace(self._answer(searcher, parsed, name, limit)[0], query=text)
-        key = (name, normalise(text), parsed.partial, self.synonyms.stamp, limit)
-        kept = self._answers.get(key)
-        if kept is not None and kept.build != state.build:
-            # An index write since: most writes (a save) leave most answers as they were.
-            kept = self._still_right(kept, state.build, searcher, parsed)
-            if kept is not None:
-                self._answers.put(key, kept)
-        if kept is None:
-            answer, paths = self._answer(searcher, parsed, name, limit)
-            kept = self._answers.put(key, Kept(state.build, answer, paths, time.monotonic()))
-        return replace(kept.answer, query=text)
+            return replace(self._answer(searcher, parsed, name, limit), query=text)
+        key = (state.build, name, normalise(text), parsed.partial, self.synonyms.stamp, limit)
+        cached = self._answers.get(key)
+        if cached is None:
+            cached = self._answers.put(key, self._answer(searcher, parsed, name, limit))
+        return replace(cached, query=text)
 
-    def _answer(self, searcher: Searcher, parsed: Parsed, name: str,
-                limit: int) -> tuple[Answer, frozenset[str]]:
-        """The answer, and every document among the records it was built from."""
+    def _answer(self, searcher: Searcher, parsed: Parsed, name: str, limit: int) -> Answer:
         answer = Answer(query="", audience=name)
         steps = plan(searcher, parsed, self.synonyms)
         if steps.suggestion:
             answer.suggestion = " ".join(steps.suggestion)
-        queries = queries_for(steps)
-        if not queries:
-            return answer, frozenset()
-        hits, more = fetch(searcher, queries[0], limit)
-        if not hits and len(queries) > 1:
-            (hits, more), answer.fallback = fetch(searcher, queries[1], limit), True
+        if not steps.clauses and not steps.filters:
+            return answer
+        query = Q.And(steps.clauses + steps.filters) if steps.clauses else Q.And(
+            [Q.Every(), *steps.filters])
+        hits, more = _hits(searcher, query, limit)
+        if not hits and len(steps.clauses) > 1:
+            query = Q.And([Q.Or(steps.clauses), *steps.filters])
+            (hits, more), answer.fallback = _hits(searcher, query, limit), True
         groups: dict[str, list[dict]] = {}
         for hit in hits:
             groups.setdefault(hit["path"], []).append(hit)
         # Records are fetched for a few pages of documents: the count is exact up to
         # those, then "more".
         answer.count, answer.more = len(groups), more
-        answer.results = [result_of(recs, steps.stems) for recs in list(groups.values())[:limit]]
-        return answer, frozenset(groups)
+        answer.results = [_result(recs, steps.stems) for recs in list(groups.values())[:limit]]
+        return answer
 
-    def _still_right(self, kept: Kept, build: str, searcher: Searcher,
-                     parsed: Parsed) -> Kept | None:
-        """A cached answer carried to a newer build, or None when it must be computed again:
-        some write since touched one of its documents, or a touched document now matches
-        it, or the log cannot tell.  Scores of a carried answer keep the word weights of
-        the build it was computed on, for ``KEEP_SECONDS`` at most."""
-        if time.monotonic() - kept.made > KEEP_SECONDS:
-            return None
-        touched = search_changes.between(self.root, kept.build, build)
-        if touched is None or touched & kept.paths:
-            return None
-        if touched:
-            only = Q.Or([Q.Term("path", p) for p in sorted(touched)])
-            for query in queries_for(plan(searcher, parsed, self.synonyms)):
-                if top(searcher, Q.And([query, only]), 1)[1]:
-                    return None
-        return replace(kept, build=build)
+
+def _answer_size(answer: Answer) -> int:
+    return 500 + sum(len(r.snippet) + 300 + sum(len(h.snippet) + 200 for h in r.sections)
+                     for r in answer.results)
+
+
+def _depth(limit: int) -> int:
+    return limit * 5 + 20
+
+
+def _hits(searcher: Searcher, query: Q.Query, limit: int) -> tuple[list[dict], bool]:
+    """The best records, best first, and whether more records matched than were fetched.
+
+    Every matching record is scored (``search_scoring``), so the order is exact even for a
+    word found on every page.  Array scoring reads Whoosh's segment files directly; should
+    that ever fail (a format it does not know), Whoosh's own search answers instead.
+    """
+    try:
+        docnums, total = top(searcher, query, _depth(limit))
+    except Exception:
+        log.exception("array scoring failed; answering with Whoosh's own search")
+        results = searcher.search(query, limit=_depth(limit), terms=False)
+        return [hit.fields() for hit in results], results.scored_length() < len(results)
+    return [searcher.stored_fields(n) for n in docnums], total > len(docnums)
+
+
+def _result(recs: list[dict], stems: set[str]) -> Result:
+    """One document's hits as a result: best section first, then up to two more."""
+    best = recs[0]  # the best-scoring place: a section, or the top of the page
+    text, marked = snippet(best["text"], stems)
+    marked |= snippet(best["section"], stems)[1]  # heading words are marked on the page too
+    extra: list[Hit] = []
+    for rec in [r for r in recs if r is not best and r["section"]]:
+        if len(extra) >= SECTIONS_PER_DOC - 1:
+            break
+        extra_snippet, words = snippet(rec["text"], stems)
+        if not words:  # matched through the document title only: not worth a line
+            continue
+        marked |= words
+        extra.append(Hit(rec["doc_title"], rec["url"], rec["section"], extra_snippet))
+    hl = " ".join(sorted(marked)[:12])
+    for hit in extra:
+        hit.link = with_highlight(hit.url, hl)
+    first = [Hit(best["doc_title"], best["url"], best["section"], text,
+                 with_highlight(best["url"], hl))] if best["section"] else []
+    return Result(title=best["doc_title"], url=best["url"], kind=best["kind"],
+                  audience=best["audience"], snippet=text, highlight=hl,
+                  sections=first + extra)
 
 
 def _indexed(doc: Document | None) -> tuple | None:

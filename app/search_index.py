@@ -33,7 +33,6 @@ from whoosh.analysis import LowercaseFilter, RegexTokenizer
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.writing import MERGE_SMALL
 
-from . import search_changes
 from .audience import PUBLIC, STAFF, Viewer, project
 from .content import ContentStore, Document
 from .locks import exclusive
@@ -189,14 +188,8 @@ def written_within(root: Path, seconds: float) -> bool:
         return False
 
 
-def write_state(root: Path, head: str, due: dt.date | None,
-                touched: Iterable[str] | None = None) -> None:
-    """A new build id for what the index now holds; ``touched`` names the documents this
-    write re-indexed (None: all of them, a full build)."""
+def write_state(root: Path, head: str, due: dt.date | None) -> None:
     build = uuid.uuid4().hex[:12]
-    before = read_state(root)
-    # The log first: a reader that sees the new build can then always find how it came.
-    search_changes.record(root, before.build if before else None, build, touched)
     tmp = root / f".{STATE_FILE}.tmp"
     tmp.write_text(f"{head or '-'} {build} {due.isoformat() if due else '-'}\n")
     os.replace(tmp, root / STATE_FILE)  # atomic: readers see the old or the new state
@@ -242,7 +235,7 @@ def update(root: Path, st: ContentStore, paths: Iterable[str], head: str, dates:
         except BaseException:
             writer.cancel()
             raise
-    write_state(root, head, earliest(due, dates.due), touched=paths)
+    write_state(root, head, earliest(due, dates.due))
     return changed
 
 
