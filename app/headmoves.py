@@ -14,16 +14,13 @@ fast-forward (a reset, a force-push): callers then rebuild from scratch.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import random
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import sharedfiles
 from .gitrepo import GitError, is_valid_rev
 
 if TYPE_CHECKING:
@@ -74,39 +71,23 @@ class HeadMoves:
         data = {"old": move.old, "new": move.new, "paths": sorted(move.paths),
                 "commits": [[c.sha, c.when.isoformat(), c.material, list(c.paths)]
                             for c in move.commits]}
-        try:
-            self.shared.mkdir(parents=True, exist_ok=True)
-            tmp = self.shared / f".{move.old}.{os.getpid()}.{threading.get_ident()}"
-            tmp.write_text(json.dumps(data), "utf-8")
-            os.replace(tmp, self.shared / move.old)  # whole or absent for readers
-            if random.random() < 1 / 64:  # spread the pruning over saves
-                self._prune()
-        except OSError:  # the others will ask git
-            pass
+        # Should the write fail, the others ask git.
+        sharedfiles.write(self.shared / move.old, data, keep_seconds=SHARED_SECONDS)
 
     def _shared_move(self, old: str) -> Move | None:
         """The move from ``old`` another worker left, if any (checked: it must start there)."""
         if self.shared is None:
             return None
+        data = sharedfiles.read(self.shared / old)
         try:
-            data = json.loads((self.shared / old).read_bytes())
             commits = tuple(Commit(sha, dt.datetime.fromisoformat(when), bool(material),
                                    tuple(paths)) for sha, when, material, paths in data["commits"])
             move = Move(data["old"], data["new"], commits, frozenset(data["paths"]))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (KeyError, TypeError, ValueError):
             return None
         if move.old != old or not is_valid_rev(move.new):
             return None
         return move
-
-    def _prune(self) -> None:
-        cutoff = time.time() - SHARED_SECONDS
-        for entry in self.shared.iterdir() if self.shared else ():
-            try:
-                if entry.stat().st_mtime < cutoff:
-                    entry.unlink()
-            except OSError:
-                pass
 
     def record(self, move: Move) -> None:
         """Remember a move this process made itself (a save): no git needed to learn it."""

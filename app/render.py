@@ -13,12 +13,8 @@ milliseconds; every gunicorn worker used to pay that for every changed page).
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import random
 import re
 import threading
-import time
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -26,6 +22,8 @@ from pathlib import Path
 
 import markdown
 import nh3
+
+from . import sharedfiles
 
 ID_PREFIX = "sec-"
 RENDERER_VERSION = "1"
@@ -216,37 +214,15 @@ def _shared_path(hexkey: str) -> Path | None:
 
 def _load_shared(hexkey: str) -> Rendered | None:
     path = _shared_path(hexkey)
-    if path is None:
-        return None
+    data = sharedfiles.read(path) if path is not None else None
     try:
-        data = json.loads(path.read_bytes())
         return Rendered(data["html"], tuple((lvl, i, t) for lvl, i, t in data["toc"]))
-    except (OSError, ValueError, KeyError, TypeError):  # absent, or half-pruned: render
+    except (KeyError, TypeError, ValueError):  # absent, or damaged: render
         return None
 
 
 def _store_shared(hexkey: str, result: Rendered) -> None:
     path = _shared_path(hexkey)
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{hexkey}.{os.getpid()}.{threading.get_ident()}")
-        tmp.write_text(json.dumps({"html": result.html, "toc": result.toc}), "utf-8")
-        os.replace(tmp, path)  # readers see the whole entry or none
-        if random.random() < 1 / 64:  # spread the pruning over writes
-            _prune(path.parent)
-    except OSError:  # a full or read-only disk: pages still render, just not shared
-        pass
-
-
-def _prune(shard: Path) -> None:
-    """Drop entries of one shard written more than ``SHARED_DAYS`` ago; a worker that needs
-    one again renders it again."""
-    cutoff = time.time() - SHARED_DAYS * 86400
-    for entry in shard.iterdir():
-        try:
-            if entry.stat().st_mtime < cutoff:
-                entry.unlink()
-        except OSError:
-            pass
+    if path is not None:  # a full or read-only disk: pages still render, just not shared
+        sharedfiles.write(path, {"html": result.html, "toc": result.toc},
+                          keep_seconds=SHARED_DAYS * 86400)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app import catalogue, editing
+from app import catalogue, editing, headmoves, sharedfiles
 from app.audience import PUBLIC
 from app.content import ContentStore
 from app.gitrepo import GitRepo
@@ -224,5 +224,5 @@ def test_old_shared_moves_are_pruned(app, content_dir):
     entry = app.extensions["kb_repo"].moves.shared / old
     assert entry.is_file()
     os.utime(entry, (1, 1))
-    app.extensions["kb_repo"].moves._prune()
+    sharedfiles.prune(entry.parent, headmoves.SHARED_SECONDS)
     assert not entry.exists()

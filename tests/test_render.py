@@ -5,6 +5,7 @@ from html.parser import HTMLParser
 import pytest
 
 from app import render as render_module
+from app import sharedfiles
 from app.render import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, ID_PREFIX, render, safe_url, sanitize
 from tests.xss_vectors import VECTORS
 
@@ -141,7 +142,7 @@ def test_old_shared_entries_are_pruned(shared):
     render("Old page.\n")
     entry = next(p for p in shared.rglob("*") if p.is_file())
     os.utime(entry, (1, 1))
-    render_module._prune(entry.parent)
+    sharedfiles.prune(entry.parent, render_module.SHARED_DAYS * 86400)
     assert not entry.exists()
 
 
