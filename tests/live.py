@@ -111,17 +111,19 @@ def prepare_dirs(base: Path, files: dict[str, str] | None = None) -> tuple[Path,
 class LiveClient:
     """A cookie-keeping client that opens a new connection per request (any worker answers)."""
 
-    def __init__(self, base: str):
-        self.base = base
+    def __init__(self, base: str, *, follow_redirects: bool = False, timeout: float = 20):
+        self.base, self.timeout = base, timeout
         self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar),
-                                                  _NoRedirect())
+        handlers = [urllib.request.HTTPCookieProcessor(self.jar)]
+        if not follow_redirects:  # see the 302 itself (a browser would follow it)
+            handlers.append(_NoRedirect())
+        self.opener = urllib.request.build_opener(*handlers)
         self.opener.addheaders = [("User-Agent", USER_AGENT)]
 
     def request(self, path: str, data: dict | None = None) -> tuple[int, str]:
         body = urllib.parse.urlencode(data).encode() if data is not None else None
         try:
-            with self.opener.open(self.base + path, data=body, timeout=20) as res:
+            with self.opener.open(self.base + path, data=body, timeout=self.timeout) as res:
                 return res.status, res.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()

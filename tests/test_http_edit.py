@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import html
-import http.cookiejar
 import os
 import re
 import subprocess
 import sys
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import pytest
 
@@ -187,30 +183,9 @@ def test_csrf_required(tmp_path, content_dir):
 
 
 # -- 20 concurrent saves against a multi-worker gunicorn -------------------------------------
-class Browser:
-    def __init__(self, base: str):
-        self.base = base
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-
-    def request(self, path: str, data: dict | None = None) -> tuple[int, str]:
-        body = urllib.parse.urlencode(data).encode() if data is not None else None
-        try:
-            with self.opener.open(self.base + path, data=body, timeout=60) as res:
-                return res.status, res.read().decode()
-        except urllib.error.HTTPError as err:
-            return err.code, err.read().decode()
-
-    def login(self, username: str) -> None:
-        _, page = self.request("/login")
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-        self.request("/login", {"username": username, "password": PASSWORD,
-                                "csrf_token": token})
-
-
 @pytest.mark.slow
 def test_twenty_concurrent_saves_lose_nothing(tmp_path):
-    from tests.live import LiveServer
+    from tests.live import LiveClient, LiveServer
 
     lines = "\n".join(f"Line {i}: original." for i in range(20))
     content = make_repo(tmp_path / "content", {
@@ -224,7 +199,9 @@ def test_twenty_concurrent_saves_lose_nothing(tmp_path):
                    check=True, capture_output=True)
     results: dict[int, list[int]] = {}
     with LiveServer(data, content, workers=3, threads=4) as server:
-        browsers = [Browser(server.url) for _ in range(20)]
+        # Redirects followed, as a browser does: a save ends on the document page (200).
+        browsers = [LiveClient(server.url, follow_redirects=True, timeout=60)
+                    for _ in range(20)]
         for browser in browsers:
             browser.login("editor")
         forms = [form_of(b.request("/edit/policies/refunds")[1]) for b in browsers]
