@@ -34,6 +34,14 @@ def refunds(body: str, *, audience: str = "public", effective: str = "2026-01-01
             f"{textwrap.dedent(body)}")
 
 
+def refunds_versions(root: Path, *versions: tuple[str, str, str]) -> None:
+    """Commit policies/refunds.md once per (text, effective date, commit date), in order:
+    a policy with versions that come into force one after another."""
+    for text, effective, date in versions:
+        commit(root, {"policies/refunds.md": refunds(text, effective=effective)},
+               f"Version in force from {effective}", date=date)
+
+
 def git_out(root: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
                           text=True).stdout

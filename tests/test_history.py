@@ -8,7 +8,7 @@ import pytest
 
 from app import history
 from app.gitrepo import is_valid_rev
-from tests.history_helpers import commit, refunds
+from tests.history_helpers import commit, refunds, refunds_versions
 
 REFUNDS = "policies/refunds.md"
 
@@ -69,10 +69,8 @@ def test_find_rejects_invalid_and_unknown(app):
 
 @pytest.fixture
 def upcoming(app, content_dir):
-    commit(content_dir, {REFUNDS: refunds("In force from March.\n", effective="2026-03-01")},
-           "March version", date="2026-02-01")
-    commit(content_dir, {REFUNDS: refunds("Upcoming in 2027.\n", effective="2027-01-01")},
-           "2027 version", date="2026-06-01")
+    refunds_versions(content_dir, ("In force from March.\n", "2026-03-01", "2026-02-01"),
+                     ("Upcoming in 2027.\n", "2027-01-01", "2026-06-01"))
     return app
 
 

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.conftest import CANARY_BLOCK, CANARY_DOC, CANARY_TITLE
-from tests.history_helpers import commit, git_out, refunds
+from tests.history_helpers import commit, git_out, refunds, refunds_versions
 
 REFUNDS = "policies/refunds.md"
 CANARY_MSG = "canarycommitmessage"
@@ -119,10 +119,8 @@ def test_public_document_links_to_changes(client):
 
 @pytest.fixture
 def upcoming(app, content_dir):
-    commit(content_dir, {REFUNDS: refunds("In force since March.\n", effective="2026-03-01")},
-           "March", date="2026-02-01")
-    commit(content_dir, {REFUNDS: refunds("Coming in 2027.\n", effective="2027-01-01")},
-           "2027", date="2026-06-01")
+    refunds_versions(content_dir, ("In force since March.\n", "2026-03-01", "2026-02-01"),
+                     ("Coming in 2027.\n", "2027-01-01", "2026-06-01"))
     return app
 
 

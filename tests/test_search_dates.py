@@ -15,7 +15,7 @@ from app.history import in_force as history_in_force
 from app.search import service
 from app.search_analysis import FastStemmingAnalyzer
 from app.search_dates import in_force
-from tests.history_helpers import commit, refunds
+from tests.history_helpers import commit, refunds, refunds_versions
 
 REFUNDS = "policies/refunds.md"
 BEFORE, DAY = dt.date(2029, 12, 31), dt.date(2030, 1, 1)
@@ -55,12 +55,9 @@ def test_fast_analyzer_gives_the_stock_terms_and_positions(text):
 @pytest.fixture
 def upcoming(app, content_dir):
     """Refunds: in force since 2026, a 2029-06 version, and a 2030 version (HEAD)."""
-    commit(content_dir, {REFUNDS: refunds("Marmalade since March.\n", effective="2026-03-01")},
-           "March", date="2026-02-01")
-    commit(content_dir, {REFUNDS: refunds("Quince from June.\n", effective="2029-06-01")},
-           "June", date="2026-06-01")
-    commit(content_dir, {REFUNDS: refunds("Tangerine next year.\n", effective="2030-01-01")},
-           "2030", date="2026-07-01")
+    refunds_versions(content_dir, ("Marmalade since March.\n", "2026-03-01", "2026-02-01"),
+                     ("Quince from June.\n", "2029-06-01", "2026-06-01"),
+                     ("Tangerine next year.\n", "2030-01-01", "2026-07-01"))
     return app
 
 
