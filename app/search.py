@@ -43,7 +43,10 @@ log = logging.getLogger(__name__)
 CHECK_SECONDS = 0.3
 # At most one incremental update per this many seconds across all workers: each worker
 # checks on its own clock, so without it every commit of a busy minute meant an index write.
-UPDATE_EVERY = 0.3
+# Every write makes each worker reopen its readers and compute its answers afresh, so the
+# longer the better, up to the promise that a save is searchable within a second: a worker
+# held back by this gate looks again the moment it opens (``sync``), then writes (~0.1 s).
+UPDATE_EVERY = 0.7
 UPDATE_LOCK_TIMEOUT = 10.0
 MAX_LIMIT = 50
 SECTIONS_PER_DOC = 3
@@ -138,8 +141,12 @@ class SearchService:
             state = si.read_state(self.root)
             head = self.repo.head()
             if state is None or state.head != head:
-                if state is not None and si.written_within(self.root, UPDATE_EVERY):
-                    return  # commits arriving together are indexed together, shortly
+                wait = UPDATE_EVERY - si.written_ago(self.root) if state is not None else 0
+                if wait > 0:
+                    # Commits arriving together are indexed together: look again the
+                    # moment the gate opens rather than a whole CHECK_SECONDS later.
+                    self._checked = now - CHECK_SECONDS + wait
+                    return
                 try:
                     self._catch_up(head)
                 except si.IndexBusy:

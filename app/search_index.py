@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import math
 import os
 import re
 import time
@@ -180,12 +181,12 @@ def read_state(root: Path) -> State | None:
         return None
 
 
-def written_within(root: Path, seconds: float) -> bool:
-    """True when the index was written less than ``seconds`` ago (by any process)."""
+def written_ago(root: Path) -> float:
+    """Seconds since the index was last written (by any process); infinite when unknown."""
     try:
-        return time.time() - (root / STATE_FILE).stat().st_mtime < seconds
+        return max(0.0, time.time() - (root / STATE_FILE).stat().st_mtime)
     except OSError:
-        return False
+        return math.inf
 
 
 def write_state(root: Path, head: str, due: dt.date | None) -> None:

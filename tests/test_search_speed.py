@@ -64,7 +64,9 @@ def test_commits_close_together_are_indexed_in_one_write(app, content_dir, monke
     from app import search_index
 
     paused = [True]  # as if another worker wrote the index a moment ago
-    monkeypatch.setattr(search.si, "written_within", lambda _root, _s: paused[0])
+    monkeypatch.setattr(search, "UPDATE_EVERY", 0.7)
+    monkeypatch.setattr(search, "CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(search.si, "written_ago", lambda _root: 0.1 if paused[0] else 99.0)
     writes: list[str] = []
     real = search_index.update
 
@@ -78,19 +80,38 @@ def test_commits_close_together_are_indexed_in_one_write(app, content_dir, monke
         assert service().search("quokka", PUBLIC).count == 0  # within the pause: not yet
         commit(content_dir, {"faq/wombat.md": "---\naudience: public\n---\nwombat\n"}, "Two")
         paused[0] = False
+        service()._checked = 0.0  # the gate's wait has passed
         assert service().search("quokka", PUBLIC).count == 1
         assert service().search("wombat", PUBLIC).count == 1
     assert writes == ["faq/quokka.md,faq/wombat.md"]
 
 
-def test_written_within_reads_the_state_files_age(app):
+def test_written_ago_reads_the_state_files_age(app):
+    import math
     import os
 
     from app import search_index
 
     with app.app_context():
         root = service().root
-    assert search_index.written_within(root, 60)
+    assert search_index.written_ago(root) < 60
     os.utime(root / search_index.STATE_FILE, (1, 1))
-    assert not search_index.written_within(root, 60)
-    assert not search_index.written_within(root / "missing", 60)
+    assert search_index.written_ago(root) > 60
+    assert search_index.written_ago(root / "missing") == math.inf
+
+
+def test_a_worker_held_back_by_the_gate_looks_again_when_it_opens(app, content_dir,
+                                                                   monkeypatch):
+    """Not a whole CHECK_SECONDS later: the wait is what keeps a save searchable in 1 s."""
+    monkeypatch.setattr(search, "UPDATE_EVERY", 0.7)
+    monkeypatch.setattr(search, "CHECK_SECONDS", 0.3)
+    monkeypatch.setattr(search.si, "written_ago", lambda _root: 0.6)  # opens in 0.1 s
+    monkeypatch.setattr(search.time, "monotonic", lambda: 1000.0)
+    with app.app_context():
+        svc = service()
+        commit(content_dir, {"faq/quokka.md": "---\naudience: public\n---\nquokka\n"}, "One")
+        svc._checked = 0.0
+        svc.sync()
+        assert svc.search("quokka", PUBLIC).count == 0  # held back
+        # The next look is due when the gate opens (1000.1), not at 1000.3.
+        assert svc._checked + search.CHECK_SECONDS == pytest.approx(1000.1)
