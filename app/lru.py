@@ -44,3 +44,8 @@ class SizedLRU:
                 _, (_, dropped) = self._items.popitem(last=False)
                 self._bytes -= dropped
         return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0

@@ -51,6 +51,9 @@ UPDATE_LOCK_TIMEOUT = 10.0
 MAX_LIMIT = 50
 SECTIONS_PER_DOC = 3
 ANSWERS_CACHED = 2000  # per worker; see SearchService._search
+# Snippets by (record text, query stems), per worker.  Unlike answers they outlive index
+# writes: a save renews every answer but changes the text of only a few records.
+_SNIPPETS = SizedLRU(max_items=20_000, max_bytes=24 << 20, size_of=lambda v: v[2])
 
 
 def with_highlight(url: str, words: str) -> str:
@@ -294,7 +297,8 @@ class SearchService:
         # Records are fetched for a few pages of documents: the count is exact up to
         # those, then "more".
         answer.count, answer.more = len(groups), more
-        answer.results = [_result(recs, steps.stems) for recs in list(groups.values())[:limit]]
+        stems = frozenset(steps.stems)
+        answer.results = [_result(recs, stems) for recs in list(groups.values())[:limit]]
         return answer
 
 
@@ -323,16 +327,26 @@ def _hits(searcher: Searcher, query: Q.Query, limit: int) -> tuple[list[dict], b
     return [searcher.stored_fields(n) for n in docnums], total > len(docnums)
 
 
-def _result(recs: list[dict], stems: set[str]) -> Result:
+def _snippet(text: str, stems: frozenset[str]) -> tuple[Markup, frozenset[str]]:
+    """``search_query.snippet``, remembered: the text and the stems decide it."""
+    key = (text, stems)
+    hit = _SNIPPETS.get(key)
+    if hit is None:
+        marked, words = snippet(text, set(stems))
+        hit = _SNIPPETS.put(key, (marked, frozenset(words), 2 * len(text) + len(marked) + 300))
+    return hit[0], hit[1]
+
+
+def _result(recs: list[dict], stems: frozenset[str]) -> Result:
     """One document's hits as a result: best section first, then up to two more."""
     best = recs[0]  # the best-scoring place: a section, or the top of the page
-    text, marked = snippet(best["text"], stems)
-    marked |= snippet(best["section"], stems)[1]  # heading words are marked on the page too
+    text, words = _snippet(best["text"], stems)
+    marked = set(words) | _snippet(best["section"], stems)[1]  # heading words are marked too
     extra: list[Hit] = []
     for rec in [r for r in recs if r is not best and r["section"]]:
         if len(extra) >= SECTIONS_PER_DOC - 1:
             break
-        extra_snippet, words = snippet(rec["text"], stems)
+        extra_snippet, words = _snippet(rec["text"], stems)
         if not words:  # matched through the document title only: not worth a line
             continue
         marked |= words

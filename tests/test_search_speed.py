@@ -115,3 +115,26 @@ def test_a_worker_held_back_by_the_gate_looks_again_when_it_opens(app, content_d
         assert svc.search("quokka", PUBLIC).count == 0  # held back
         # The next look is due when the gate opens (1000.1), not at 1000.3.
         assert svc._checked + search.CHECK_SECONDS == pytest.approx(1000.1)
+
+
+def test_snippets_outlive_an_index_write_that_did_not_change_their_text(app, content_dir,
+                                                                         plans, monkeypatch):
+    made: list[str] = []
+    real = search.snippet
+
+    def counting(text, stems, *args):
+        made.append(text)
+        return real(text, stems, *args)
+
+    monkeypatch.setattr(search, "snippet", counting)
+    search._SNIPPETS.clear()
+    with app.app_context():
+        first = service().search("refund", PUBLIC)
+        assert made and first.results
+        made.clear()
+        commit(content_dir, {"faq/quokka.md": "---\naudience: public\n---\nquokka\n"}, "Add")
+        again = service().search("refund", PUBLIC)
+    assert plans == ["refund", "refund"]  # the answer was computed afresh...
+    assert made == []  # ...from remembered snippets
+    assert [(r.url, r.snippet, r.highlight) for r in again.results] == [
+        (r.url, r.snippet, r.highlight) for r in first.results]
