@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import logging
 import math
 import os
@@ -78,6 +79,7 @@ def make_schema() -> Schema:
         # more because they are repeated in it (see ``_content``).
         content=content,
         tags=KEYWORD(commas=True, lowercase=True, stored=True, scorable=True),
+        digest=STORED,                         # of the whole record: an update keeps equals
     )
 
 
@@ -144,7 +146,15 @@ def records(doc: Document, viewer: Viewer) -> list[dict]:
                     "url": f"{shown.url}#{sec.id}", "section": sec.heading,
                     "text": sec.text[:8000],
                     "content": _content(shown.title, sec.heading, sec.text)})
+    for rec in out:
+        rec["digest"] = _digest(rec)
     return out
+
+
+def _digest(rec: dict) -> str:
+    """Every field of a record (the unstored searchable text too), hashed."""
+    data = "\0".join(f"{key}\1{rec[key]}" for key in sorted(rec))
+    return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def _content(title: str, heading: str, body: str) -> str:
@@ -222,22 +232,41 @@ def update(root: Path, st: ContentStore, paths: Iterable[str], head: str, dates:
     for name in audiences:
         viewer = AUDIENCES[name]
         ix = windex.open_dir(str(root / name))
+        if "digest" not in ix.schema:  # an index built before records had digests
+            raise RuntimeError("search index predates record digests: rebuild it")
         writer = ix.writer(timeout=5.0)
         try:
-            for path in paths:
-                writer.delete_by_term("path", path)
-                doc = docs[path]
-                if doc is not None and viewer is PUBLIC:
-                    doc = dates.public_version(doc)
-                for rec in records(doc, viewer) if doc else []:
-                    writer.add_document(**rec)
-                    changed += 1
+            with writer.searcher() as current:
+                for path in paths:
+                    doc = docs[path]
+                    if doc is not None and viewer is PUBLIC:
+                        doc = dates.public_version(doc)
+                    changed += _replace(writer, current, path,
+                                        records(doc, viewer) if doc else [])
             writer.commit(mergetype=merge_when_many)
         except BaseException:
             writer.cancel()
             raise
     write_state(root, head, earliest(due, dates.due))
     return changed
+
+
+def _replace(writer, current, path: str, fresh: list[dict]) -> int:
+    """Make ``path``'s records ``fresh``, writing only those that changed.
+
+    A save usually changes one section of a document: its other records stay where they
+    are, so an index write costs a few records instead of the whole document.
+    Returns the number of records added."""
+    wanted = {rec["digest"]: rec for rec in fresh}
+    reader = current.reader()
+    for docnum in list(current.document_numbers(path=path)):
+        if reader.is_deleted(docnum):
+            continue
+        if wanted.pop(current.stored_fields(docnum).get("digest"), None) is None:
+            writer.delete_document(docnum)  # gone or changed
+    for rec in wanted.values():
+        writer.add_document(**rec)
+    return len(wanted)
 
 
 def merge_when_many(writer, segments: list) -> list:

@@ -318,6 +318,54 @@ def test_commits_update_the_index(app, content_dir):
     assert find(app, "quokka").count == 0
 
 
+def _records(app, name: str, path: str) -> dict[str, str]:
+    """id -> digest of the live records of ``path`` in one index."""
+    with app.app_context(), windex.open_dir(str(service().root / name)).searcher() as s:
+        return {f["id"]: f["digest"] for f in s.documents(path=path)}
+
+
+def test_an_edit_rewrites_only_the_records_that_changed(app, content_dir, monkeypatch):
+    from app import search_index
+
+    path = "policies/refunds.md"
+    find(app, "refund")
+    before = {name: _records(app, name, path) for name in ("public", "staff")}
+    assert len(before["public"]) > 2
+    added: list[int] = []
+    real = search_index._replace
+    monkeypatch.setattr(search_index, "_replace",
+                        lambda *a: added.append(real(*a)) or added[-1])
+    text = (content_dir / path).read_text()
+    commit(content_dir, {path: text + "\nA numbat clause at the very end.\n"})
+    assert [r.url for r in find(app, "numbat").results] == ["/policies/refunds#sec-late-claims"]
+    assert added == [1, 1]  # one record per index: the last section's
+    for name in ("public", "staff"):
+        after = _records(app, name, path)
+        assert after.keys() == before[name].keys()  # every other record is still there
+        changed = [k for k in after if after[k] != before[name][k]]
+        assert changed == [f"{path}#sec-late-claims"]
+    # A title change touches every record (each carries the title): all are rewritten.
+    commit(content_dir, {path: (content_dir / path).read_text().replace(
+        "title: Refunds", "title: Refunds and numbats")})
+    assert len(find(app, "numbats").results) == 1
+    assert added[-2:] == [len(before["public"]), len(before["staff"])]
+
+
+def test_an_index_without_record_digests_is_rebuilt_on_update(app, content_dir, caplog):
+    with app.app_context():
+        root = service().root
+    for name in ("public", "staff"):
+        ix = windex.open_dir(str(root / name))
+        writer = ix.writer()
+        writer.remove_field("digest")
+        writer.commit()
+    commit(content_dir, {"faq/quokka.md": "---\naudience: public\n---\nquokka\n"})
+    with caplog.at_level(logging.INFO):
+        assert urls(find(app, "quokka")) == ["/faq/quokka"]
+    assert "full rebuild" in caplog.text
+    assert "digest" in windex.open_dir(str(root / "public")).schema
+
+
 def test_uncommitted_edits_join_at_the_next_commit(app, content_dir):
     (content_dir / "faq/track-order.md").write_text(
         "---\naudience: public\ntitle: Track\n---\nwombat tracking\n")
