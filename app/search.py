@@ -12,6 +12,7 @@ searcher when the state file changes.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import logging
 import threading
@@ -54,6 +55,9 @@ ANSWERS_CACHED = 2000  # per worker; see SearchService._search
 # Snippets by (record text, query stems), per worker.  Unlike answers they outlive index
 # writes: a save renews every answer but changes the text of only a few records.
 _SNIPPETS = SizedLRU(max_items=20_000, max_bytes=24 << 20, size_of=lambda v: v[2])
+# Stored fields of records by (segment, record), per worker; see ``_stored``.
+_STORED = SizedLRU(max_items=50_000, max_bytes=48 << 20,
+                   size_of=lambda fields: 200 + sum(len(str(v)) for v in fields.values()))
 
 
 def with_highlight(url: str, words: str) -> str:
@@ -324,7 +328,24 @@ def _hits(searcher: Searcher, query: Q.Query, limit: int) -> tuple[list[dict], b
         log.exception("array scoring failed; answering with Whoosh's own search")
         results = searcher.search(query, limit=_depth(limit), terms=False)
         return [hit.fields() for hit in results], results.scored_length() < len(results)
-    return [searcher.stored_fields(n) for n in docnums], total > len(docnums)
+    return _stored(searcher, docnums), total > len(docnums)
+
+
+def _stored(searcher: Searcher, docnums: list[int]) -> list[dict]:
+    """The stored fields of records, remembered per segment: a segment never changes once
+    written, so they outlive index writes (which add segments and mark deletions)."""
+    leaves = searcher.reader().leaf_readers()  # [(segment reader, first record number)]
+    starts = [start for _, start in leaves]
+    found = []
+    for docnum in docnums:
+        leaf, start = leaves[bisect.bisect_right(starts, docnum) - 1]
+        # Segment ids are random per segment, so the two audiences' indexes never share one.
+        key = (leaf.segment().segment_id(), docnum - start)
+        fields = _STORED.get(key)
+        if fields is None:
+            fields = _STORED.put(key, leaf.stored_fields(docnum - start))
+        found.append(fields)
+    return found
 
 
 def _snippet(text: str, stems: frozenset[str]) -> tuple[Markup, frozenset[str]]:

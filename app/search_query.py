@@ -302,13 +302,20 @@ def plan(searcher: Searcher, parsed: Parsed, synonyms: Synonyms) -> Plan:
 
 
 # -- snippets --------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4096)
+def _stemmed_words(text: str) -> tuple[tuple[int, int, str], ...]:
+    """(start, end, stem) of every word of a record's text.  Remembered: while an agent types,
+    each keystroke asks for the same records' snippets with other stems."""
+    return tuple((m.start(), m.end(), _stem(m.group().lower())) for m in _WORD_RE.finditer(text))
+
+
 def snippet(text: str, stems: set[str], width: int = 220) -> tuple[Markup, set[str]]:
     """An escaped extract of ``text`` around its densest run of matches, matches in <mark>.
 
     Also returns the matched words as written (for highlighting on the target page).
     """
     text = text.strip()
-    spans = [m.span() for m in _WORD_RE.finditer(text) if _stem(m.group().lower()) in stems]
+    spans = [(s, e) for s, e, stem in _stemmed_words(text) if stem in stems]
     if not spans:
         cut = text[:width]
         return escape(re.sub(r"\s+", " ", cut) + ("…" if len(text) > width else "")), set()

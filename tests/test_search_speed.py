@@ -138,3 +138,25 @@ def test_snippets_outlive_an_index_write_that_did_not_change_their_text(app, con
     assert made == []  # ...from remembered snippets
     assert [(r.url, r.snippet, r.highlight) for r in again.results] == [
         (r.url, r.snippet, r.highlight) for r in first.results]
+
+
+def test_stored_fields_outlive_an_index_write_and_match_whoosh(app, content_dir, monkeypatch):
+    from whoosh.reading import SegmentReader
+
+    search._STORED.clear()
+    with app.app_context():
+        first = service().search("refund", STAFF)
+        reads: list[int] = []
+        real = SegmentReader.stored_fields
+        monkeypatch.setattr(SegmentReader, "stored_fields",
+                            lambda self, n: reads.append(n) or real(self, n))
+        commit(content_dir, {"faq/quokka.md": "---\naudience: public\n---\nquokka\n"}, "Add")
+        again = service().search("refund", STAFF)
+        assert reads == []  # the records are in a segment the write did not change
+        assert [r.url for r in again.results] == [r.url for r in first.results] != []
+        # Several segments now: every record reads as Whoosh reads it.
+        searcher = service().searcher("staff")
+        assert len(searcher.reader().leaf_readers()) > 1
+        everything = list(range(searcher.doc_count_all()))
+        assert search._stored(searcher, everything) == [
+            searcher.stored_fields(n) for n in everything]
