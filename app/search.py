@@ -1,4 +1,4 @@
-"""Search as a service: per-worker readers kept fresh, grouped results, start-up and CLI.
+"""Search as a service: per-worker readers kept fresh, cached answers, start-up and CLI.
 
 Freshness: at most every ``CHECK_SECONDS`` a search compares the content repository's HEAD
 (a file read) with the head the index reflects.  When HEAD moved, the worker takes the
@@ -12,19 +12,16 @@ searcher when the state file changes.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlencode
 
 import click
 from flask import Flask, current_app
-from markupsafe import Markup
 from whoosh import index as windex
 from whoosh import query as Q
 from whoosh.searching import Searcher
@@ -36,8 +33,8 @@ from .gitrepo import GitError, GitRepo, is_valid_rev
 from .lru import SizedLRU
 from .search_build import build
 from .search_dates import in_force, revisions
-from .search_query import Parsed, Synonyms, normalise, parse, plan, snippet
-from .search_scoring import top
+from .search_query import Parsed, Synonyms, normalise, parse, plan
+from .search_results import Answer, answer_size, best_records, result
 
 log = logging.getLogger(__name__)
 
@@ -50,58 +47,7 @@ CHECK_SECONDS = 0.3
 UPDATE_EVERY = 0.7
 UPDATE_LOCK_TIMEOUT = 10.0
 MAX_LIMIT = 50
-SECTIONS_PER_DOC = 3
 ANSWERS_CACHED = 2000  # per worker; see SearchService._search
-# Snippets by (record text, query stems), per worker.  Unlike answers they outlive index
-# writes: a save renews every answer but changes the text of only a few records.
-_SNIPPETS = SizedLRU(max_items=20_000, max_bytes=24 << 20, size_of=lambda v: v[2])
-# Stored fields of records by (segment, record), per worker; see ``_stored``.
-_STORED = SizedLRU(max_items=50_000, max_bytes=48 << 20,
-                   size_of=lambda fields: 200 + sum(len(str(v)) for v in fields.values()))
-
-
-def with_highlight(url: str, words: str) -> str:
-    """``/policies/x?hl=words#sec-y``: the target page marks the words."""
-    base, _, fragment = url.partition("#")
-    query = f"?{urlencode({'hl': words})}" if words else ""
-    return base + query + (f"#{fragment}" if fragment else "")
-
-
-@dataclass
-class Hit:
-    title: str
-    url: str
-    section: str
-    snippet: Markup
-    link: str = ""
-
-
-@dataclass
-class Result:
-    title: str
-    url: str  # best place to land: the best matching section, else the document
-    kind: str
-    audience: str
-    snippet: Markup
-    highlight: str  # words to mark on the target page (?hl=)
-    sections: list[Hit] = field(default_factory=list)
-
-    @property
-    def link(self) -> str:
-        return with_highlight(self.url, self.highlight)
-
-
-@dataclass
-class Answer:
-    query: str
-    audience: str
-    count: int = 0
-    results: list[Result] = field(default_factory=list)
-    suggestion: str | None = None
-    fallback: bool = False  # True when no document had every word (any-word results)
-    more: bool = False  # True when there may be more matching documents than ``count``
-
-
 class SearchService:
     def __init__(self, root: Path, store: ContentStore, repo: GitRepo, synonyms: Path,
                  today: Callable[[], dt.date] = dt.date.today):
@@ -114,7 +60,7 @@ class SearchService:
         self._checked = 0.0
         self._check_lock = threading.Lock()
         self._answers = SizedLRU(max_items=ANSWERS_CACHED, max_bytes=32 << 20,
-                                 size_of=_answer_size)
+                                 size_of=answer_size)
 
     # -- keeping the index current ---------------------------------------------------------
     def ensure(self, *, announce=log.warning) -> bool:
@@ -291,10 +237,10 @@ class SearchService:
             return answer
         query = Q.And(steps.clauses + steps.filters) if steps.clauses else Q.And(
             [Q.Every(), *steps.filters])
-        hits, more = _hits(searcher, query, limit)
+        hits, more = best_records(searcher, query, limit)
         if not hits and len(steps.clauses) > 1:
             query = Q.And([Q.Or(steps.clauses), *steps.filters])
-            (hits, more), answer.fallback = _hits(searcher, query, limit), True
+            (hits, more), answer.fallback = best_records(searcher, query, limit), True
         groups: dict[str, list[dict]] = {}
         for hit in hits:
             groups.setdefault(hit["path"], []).append(hit)
@@ -302,84 +248,8 @@ class SearchService:
         # those, then "more".
         answer.count, answer.more = len(groups), more
         stems = frozenset(steps.stems)
-        answer.results = [_result(recs, stems) for recs in list(groups.values())[:limit]]
+        answer.results = [result(recs, stems) for recs in list(groups.values())[:limit]]
         return answer
-
-
-def _answer_size(answer: Answer) -> int:
-    return 500 + sum(len(r.snippet) + 300 + sum(len(h.snippet) + 200 for h in r.sections)
-                     for r in answer.results)
-
-
-def _depth(limit: int) -> int:
-    return limit * 5 + 20
-
-
-def _hits(searcher: Searcher, query: Q.Query, limit: int) -> tuple[list[dict], bool]:
-    """The best records, best first, and whether more records matched than were fetched.
-
-    Every matching record is scored (``search_scoring``), so the order is exact even for a
-    word found on every page.  Array scoring reads Whoosh's segment files directly; should
-    that ever fail (a format it does not know), Whoosh's own search answers instead.
-    """
-    try:
-        docnums, total = top(searcher, query, _depth(limit))
-    except Exception:
-        log.exception("array scoring failed; answering with Whoosh's own search")
-        results = searcher.search(query, limit=_depth(limit), terms=False)
-        return [hit.fields() for hit in results], results.scored_length() < len(results)
-    return _stored(searcher, docnums), total > len(docnums)
-
-
-def _stored(searcher: Searcher, docnums: list[int]) -> list[dict]:
-    """The stored fields of records, remembered per segment: a segment never changes once
-    written, so they outlive index writes (which add segments and mark deletions)."""
-    leaves = searcher.reader().leaf_readers()  # [(segment reader, first record number)]
-    starts = [start for _, start in leaves]
-    found = []
-    for docnum in docnums:
-        leaf, start = leaves[bisect.bisect_right(starts, docnum) - 1]
-        # Segment ids are random per segment, so the two audiences' indexes never share one.
-        key = (leaf.segment().segment_id(), docnum - start)
-        fields = _STORED.get(key)
-        if fields is None:
-            fields = _STORED.put(key, leaf.stored_fields(docnum - start))
-        found.append(fields)
-    return found
-
-
-def _snippet(text: str, stems: frozenset[str]) -> tuple[Markup, frozenset[str]]:
-    """``search_query.snippet``, remembered: the text and the stems decide it."""
-    key = (text, stems)
-    hit = _SNIPPETS.get(key)
-    if hit is None:
-        marked, words = snippet(text, set(stems))
-        hit = _SNIPPETS.put(key, (marked, frozenset(words), 2 * len(text) + len(marked) + 300))
-    return hit[0], hit[1]
-
-
-def _result(recs: list[dict], stems: frozenset[str]) -> Result:
-    """One document's hits as a result: best section first, then up to two more."""
-    best = recs[0]  # the best-scoring place: a section, or the top of the page
-    text, words = _snippet(best["text"], stems)
-    marked = set(words) | _snippet(best["section"], stems)[1]  # heading words are marked too
-    extra: list[Hit] = []
-    for rec in [r for r in recs if r is not best and r["section"]]:
-        if len(extra) >= SECTIONS_PER_DOC - 1:
-            break
-        extra_snippet, words = _snippet(rec["text"], stems)
-        if not words:  # matched through the document title only: not worth a line
-            continue
-        marked |= words
-        extra.append(Hit(rec["doc_title"], rec["url"], rec["section"], extra_snippet))
-    hl = " ".join(sorted(marked)[:12])
-    for hit in extra:
-        hit.link = with_highlight(hit.url, hl)
-    first = [Hit(best["doc_title"], best["url"], best["section"], text,
-                 with_highlight(best["url"], hl))] if best["section"] else []
-    return Result(title=best["doc_title"], url=best["url"], kind=best["kind"],
-                  audience=best["audience"], snippet=text, highlight=hl,
-                  sections=first + extra)
 
 
 def _indexed(doc: Document | None) -> tuple | None:

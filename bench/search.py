@@ -89,7 +89,7 @@ def uncached(env: dict, requests: int) -> dict[str, tuple[float, float]]:
     stemmed words are emptied before each query too: the worst case, where an index write
     rewrote every record the query finds."""
     os.environ.update(env)
-    from app import create_app, search, search_query
+    from app import create_app, search_query, search_results
     from app.audience import PUBLIC
     from app.lru import SizedLRU
     from app.search import service
@@ -104,8 +104,8 @@ def uncached(env: dict, requests: int) -> dict[str, tuple[float, float]]:
                 svc.search(q, PUBLIC)
             times = []
             for _ in range(requests):
-                search._STORED.clear()
-                search._SNIPPETS.clear()
+                search_results._STORED.clear()
+                search_results._SNIPPETS.clear()
                 search_query._stemmed_words.cache_clear()
                 start = time.perf_counter()
                 svc.search(q, PUBLIC)

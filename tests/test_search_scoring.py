@@ -163,10 +163,10 @@ def test_every_match_is_ranked_and_more_is_reported(app, content_dir):
 
 
 def test_more_when_matches_go_beyond_what_was_fetched(app, content_dir, monkeypatch):
-    from app import search as search_module
+    from app import search_results
     from app.audience import PUBLIC
 
-    monkeypatch.setattr(search_module, "_depth", lambda limit: limit)
+    monkeypatch.setattr(search_results, "depth", lambda limit: limit)
     commit(content_dir, {f"faq/quokka-{n}.md": "---\naudience: public\n---\nquokka\n"
                          for n in range(3)}, "Add pages")
     with app.app_context():
@@ -175,7 +175,7 @@ def test_more_when_matches_go_beyond_what_was_fetched(app, content_dir, monkeypa
 
 
 def test_whooshs_own_search_answers_if_array_scoring_fails(app, monkeypatch, caplog):
-    from app import search as search_module
+    from app import search_results as search_module
     from app.audience import PUBLIC
 
     with app.app_context():

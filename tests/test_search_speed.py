@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from app import search
+from app import search, search_results
 from app.audience import PUBLIC, STAFF
 from app.search import service
 from tests.conftest import CANARY_DOC
@@ -120,14 +120,14 @@ def test_a_worker_held_back_by_the_gate_looks_again_when_it_opens(app, content_d
 def test_snippets_outlive_an_index_write_that_did_not_change_their_text(app, content_dir,
                                                                          plans, monkeypatch):
     made: list[str] = []
-    real = search.snippet
+    real = search_results.snippet
 
     def counting(text, stems, *args):
         made.append(text)
         return real(text, stems, *args)
 
-    monkeypatch.setattr(search, "snippet", counting)
-    search._SNIPPETS.clear()
+    monkeypatch.setattr(search_results, "snippet", counting)
+    search_results._SNIPPETS.clear()
     with app.app_context():
         first = service().search("refund", PUBLIC)
         assert made and first.results
@@ -143,7 +143,7 @@ def test_snippets_outlive_an_index_write_that_did_not_change_their_text(app, con
 def test_stored_fields_outlive_an_index_write_and_match_whoosh(app, content_dir, monkeypatch):
     from whoosh.reading import SegmentReader
 
-    search._STORED.clear()
+    search_results._STORED.clear()
     with app.app_context():
         first = service().search("refund", STAFF)
         reads: list[int] = []
@@ -158,5 +158,5 @@ def test_stored_fields_outlive_an_index_write_and_match_whoosh(app, content_dir,
         searcher = service().searcher("staff")
         assert len(searcher.reader().leaf_readers()) > 1
         everything = list(range(searcher.doc_count_all()))
-        assert search._stored(searcher, everything) == [
+        assert search_results._stored(searcher, everything) == [
             searcher.stored_fields(n) for n in everything]
