@@ -8,7 +8,7 @@ from flask import Flask
 
 # Modules that own tables register them at import, before db.init_app migrates.
 from . import acks as _acks  # noqa: F401
-from . import auth, config, content, db, errors, render, security
+from . import auth, config, content, db, errors, render, security, urls
 from . import feedback as _feedback  # noqa: F401
 from . import search_log as _search_log  # noqa: F401
 
@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     render.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    urls.init_app(app)
 
     from .views import account, acks, edit, feedback, manage, public
     from .views import history as history_views

@@ -38,6 +38,11 @@ if TYPE_CHECKING:
     from .headmoves import Move
 
 
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    """Which file, and which version of it: a parse is reused while this is unchanged."""
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 def _catalogue_order(doc: Document) -> tuple:
     return doc.kind != "policy", doc.title.lower(), doc.path
 
@@ -61,7 +66,7 @@ class ContentStore:
         self._head = head or (lambda: "")
         self._moves = moves  # (old head, new head) -> what changed, or None: rescan
         self._lock = threading.Lock()
-        self._parsed: dict[str, tuple[int, int, Document]] = {}
+        self._parsed: dict[str, tuple[tuple[int, ...], Document]] = {}
         self._catalogue: list[Document] = []
         self._scanned_at = 0.0
         self._scanned_head: str | None = None
@@ -99,6 +104,12 @@ class ContentStore:
         """
         try:
             st = os.lstat(path) if walked else os.stat(path)
+            cached = self._parsed.get(rel)
+            # The very file (device and inode) found inside the root before, unchanged: the
+            # containment check (a realpath, one lstat per path component) need not run again
+            # on every page view.
+            if cached and cached[0] == _identity(st) and not stat.S_ISLNK(st.st_mode):
+                return cached[1]
             if stat.S_ISLNK(st.st_mode) or not walked:
                 if not Path(os.path.realpath(path)).is_relative_to(self._real_root):
                     return None  # a symlink must not reach outside the content root
@@ -107,9 +118,8 @@ class ContentStore:
             return None
         if not stat.S_ISREG(st.st_mode):
             return None
-        cached = self._parsed.get(rel)
-        if cached and cached[0] == st.st_mtime_ns and cached[1] == st.st_size:
-            return cached[2]
+        if cached and cached[0] == _identity(st):
+            return cached[1]
         if st.st_size > MAX_BYTES:
             doc = parse(b"", kind=kind, slug=slug, path=rel)
             doc.problems.append(Problem(rel, None, f"file is {st.st_size:,} bytes; the limit is "
@@ -123,7 +133,7 @@ class ContentStore:
                 return None
             doc = parse(data, kind=kind, slug=slug, path=rel)
         doc.mtime = st.st_mtime
-        self._parsed[rel] = (st.st_mtime_ns, st.st_size, doc)
+        self._parsed[rel] = (_identity(st), doc)
         return doc
 
     # -- catalogue --------------------------------------------------------------------------

@@ -99,6 +99,27 @@ def test_symlink_outside_root_is_not_served(content_dir, tmp_path):
     assert ContentStore(content_dir).get("policy", "link") is None
 
 
+@pytest.mark.parametrize("swap", ["file", "folder"])
+def test_a_served_file_swapped_for_a_symlink_outside_is_not_served(content_dir, tmp_path,
+                                                                   swap):
+    """The parse is reused only for the very same file: a swap is checked afresh."""
+    import shutil
+
+    outside = tmp_path / "outside"
+    (outside / "policies").mkdir(parents=True)
+    # Same size and time as the real file: only its identity (device, inode) differs.
+    shutil.copy2(content_dir / "policies" / "refunds.md", outside / "policies" / "refunds.md")
+    store = ContentStore(content_dir)
+    assert store.get("policy", "refunds") is not None  # parsed and remembered
+    if swap == "file":
+        (content_dir / "policies" / "refunds.md").unlink()
+        (content_dir / "policies" / "refunds.md").symlink_to(outside / "policies" / "refunds.md")
+    else:
+        shutil.rmtree(content_dir / "policies")
+        (content_dir / "policies").symlink_to(outside / "policies")
+    assert store.get("policy", "refunds") is None
+
+
 def test_plain_handbook_layout(tmp_path):
     root = tmp_path / "handbook"
     (root / "people").mkdir(parents=True)
