@@ -48,6 +48,7 @@ QUERIES = ["refund", "return label", "shipping time", "invoice", "escalat", "com
            "goodwill credit", "privacy request", "exchange", "damaged item", "late delivery"]
 SAVE_DOCS = 10  # saves go to the first policies: concurrent saves sometimes meet
 MAX_RETRIES = 5
+READY_TIMEOUT = 120.0  # seconds for every client process to sign in before the clock starts
 
 
 # -- one persistent connection per client thread -------------------------------------------
@@ -222,7 +223,9 @@ def client_process(base: str, threads: int, seconds: float, budget: int, seed: i
         for client in clients:
             sign_in_editor(client, editor)
     ready.put(seed)
-    go.wait()
+    if not go.wait(timeout=READY_TIMEOUT + 60):  # the parent gave up: stay bounded
+        out.put(([], 0))
+        return
     deadline = time.monotonic() + seconds
 
     def loop(index: int) -> None:
@@ -300,14 +303,21 @@ def run_load(base: str, seconds: float, processes: int, threads: int,
     queue: mp.Queue = mp.Queue()
     ready: mp.Queue = mp.Queue()
     go = mp.Event()
+    # Daemons: should this process fail, its clients end with it instead of waiting.
     procs = [mp.Process(target=client_process,
                         args=(base, threads, seconds, max_requests // processes, n, mix, pages,
-                              queue, editor, ready, go))
+                              queue, editor, ready, go), daemon=True)
              for n in range(processes)]
     for proc in procs:
         proc.start()
-    for _ in procs:
-        ready.get(timeout=120)
+    try:
+        for _ in procs:
+            ready.get(timeout=READY_TIMEOUT)
+    except Exception:
+        for proc in procs:
+            proc.terminate()
+        raise RuntimeError("a client process did not sign in within "
+                           f"{READY_TIMEOUT:.0f} s (see its error above)") from None
     if cpu is not None:
         cpu.begin()
     go.set()
