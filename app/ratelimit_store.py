@@ -19,6 +19,8 @@ from urllib.parse import unquote, urlparse
 
 from limits.storage import Storage
 
+from .locks import exclusive
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (
     key TEXT PRIMARY KEY,
@@ -49,8 +51,17 @@ class SQLiteStorage(Storage):
         conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         conn.execute("PRAGMA busy_timeout = 10000")
         if not self._ready:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(_SCHEMA)
+            # Switching a new file to WAL needs the file to itself and fails at once ("database
+            # is locked", no busy wait) while another worker does the same: workers signing
+            # their first agents in together would answer 503.  So set-up takes turns.
+            try:
+                with exclusive(Path(self.path + ".lock"), timeout=10.0,
+                               on_timeout=sqlite3.OperationalError("database is locked")):
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    conn.execute(_SCHEMA)
+            except BaseException:
+                conn.close()
+                raise
             self._ready = True
         return conn
 

@@ -146,6 +146,37 @@ def test_sqlite_storage_survives_file_deletion(tmp_path):
     assert store.reset() == 1
 
 
+def _first_sign_ins(path: str, go, out) -> None:
+    store = SQLiteStorage(f"sqlite:///{path}")
+    go.wait()
+    try:
+        out.put(sum(store.incr("login:k", 60) > 0 for _ in range(3)))
+    except Exception as exc:  # reported to the test
+        out.put(repr(exc))
+
+
+def test_workers_starting_together_share_a_new_counter_file(tmp_path):
+    """Switching a new file to WAL fails at once while another process does it too: the
+    set-up takes turns, so the first sign-ins after a deploy never meet a 503."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    for trial in range(8):
+        path = tmp_path / f"rl{trial}.db"
+        go, out = ctx.Event(), ctx.Queue()
+        workers = [ctx.Process(target=_first_sign_ins, args=(str(path), go, out))
+                   for _ in range(6)]
+        for worker in workers:
+            worker.start()
+        time.sleep(0.1)
+        go.set()
+        results = [out.get(timeout=30) for _ in workers]
+        for worker in workers:
+            worker.join(timeout=30)
+        assert results == [3] * 6
+        assert SQLiteStorage(f"sqlite:///{path}").get("login:k") == 18
+
+
 def test_sqlite_storage_needs_a_path():
     with pytest.raises(ValueError, match="path"):
         SQLiteStorage("sqlite://")
