@@ -48,6 +48,8 @@ UPDATE_EVERY = 0.7
 UPDATE_LOCK_TIMEOUT = 10.0
 MAX_LIMIT = 50
 ANSWERS_CACHED = 2000  # per worker; see SearchService._search
+
+
 class SearchService:
     def __init__(self, root: Path, store: ContentStore, repo: GitRepo, synonyms: Path,
                  today: Callable[[], dt.date] = dt.date.today):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from whoosh.lang.porter import stem as porter_stem
 from whoosh.searching import Searcher
 
 from . import synonyms as synonyms_file
+from .lru import SizedLRU
 from .search_index import ANALYZER, WORD_ANALYZER
 
 log = logging.getLogger(__name__)
@@ -302,11 +304,22 @@ def plan(searcher: Searcher, parsed: Parsed, synonyms: Synonyms) -> Plan:
 
 
 # -- snippets --------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=4096)
-def _stemmed_words(text: str) -> tuple[tuple[int, int, str], ...]:
-    """(start, end, stem) of every word of a record's text.  Remembered: while an agent types,
-    each keystroke asks for the same records' snippets with other stems."""
-    return tuple((m.start(), m.end(), _stem(m.group().lower())) for m in _WORD_RE.finditer(text))
+# Each record text's words, per worker, bounded by size (a long section has a thousand words).
+_WORDS = SizedLRU(max_items=8192, max_bytes=16 << 20, size_of=lambda v: v[2])
+
+
+def _stemmed_words(text: str) -> tuple[array, tuple[str, ...], int]:
+    """(start, end) offsets (flat) and stems of every word of a record's text.  Remembered:
+    while an agent types, each keystroke asks for the same records' snippets with other
+    stems."""
+    hit = _WORDS.get(text)
+    if hit is None:
+        spans, stems = array("i"), []
+        for match in _WORD_RE.finditer(text):
+            spans.extend(match.span())
+            stems.append(_stem(match.group().lower()))
+        hit = _WORDS.put(text, (spans, tuple(stems), 2 * len(text) + 16 * len(stems) + 200))
+    return hit
 
 
 def snippet(text: str, stems: set[str], width: int = 220) -> tuple[Markup, set[str]]:
@@ -315,7 +328,9 @@ def snippet(text: str, stems: set[str], width: int = 220) -> tuple[Markup, set[s
     Also returns the matched words as written (for highlighting on the target page).
     """
     text = text.strip()
-    spans = [(s, e) for s, e, stem in _stemmed_words(text) if stem in stems]
+    offsets, words, _size = _stemmed_words(text)
+    spans = [(offsets[2 * i], offsets[2 * i + 1]) for i, stem in enumerate(words)
+             if stem in stems]
     if not spans:
         cut = text[:width]
         return escape(re.sub(r"\s+", " ", cut) + ("…" if len(text) > width else "")), set()

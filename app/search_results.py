@@ -26,11 +26,10 @@ log = logging.getLogger(__name__)
 SECTIONS_PER_DOC = 3
 # Snippets by (record text, query stems), per worker.  Unlike answers they outlive index
 # writes: a save renews every answer but changes the text of only a few records.
-_SNIPPETS = SizedLRU(max_items=20_000, max_bytes=24 << 20, size_of=lambda v: v[2])
+_SNIPPETS = SizedLRU(max_items=20_000, max_bytes=16 << 20, size_of=lambda v: v[2])
 # Stored fields of records by (segment, record), per worker; see ``_stored``.
-_STORED = SizedLRU(max_items=50_000, max_bytes=48 << 20,
+_STORED = SizedLRU(max_items=50_000, max_bytes=32 << 20,
                    size_of=lambda fields: 200 + sum(len(str(v)) for v in fields.values()))
-
 
 
 def with_highlight(url: str, words: str) -> str:
