@@ -152,3 +152,46 @@ def test_an_unwritable_shared_cache_still_renders(shared, monkeypatch):
     blocked.write_text("a file where the cache folder should be")
     monkeypatch.setitem(render_module._shared, "root", blocked / "render")
     assert "<em>fine</em>" in render("*fine*\n").html
+
+
+_TRICKY = ["plain only\n\nmore plain", "a  \nb", "x\\*y", "&copy; &#169;", "<http://x.y>",
+           "<a@b.c>", "![i](x.png)", "[^1]\n\n[^1]: n", "`code`", "**b** _i_",
+           "- [ ] task\n- [x] done", "| a | b |\n|---|---|\n| 1 | *2* |", "Term\n: def",
+           "!!! note\n    body *x*", "```\ncode * _\n```", "<div>raw</div>\n\ntext",
+           "line one\nline two", "[ref]\n\n[ref]: http://x.y", "## Head *x*\n\ntext"]
+
+
+def _plain_markdown():
+    import markdown
+
+    return markdown.Markdown(extensions=render_module._EXTENSIONS,
+                             extension_configs=render_module._EXTENSION_CONFIGS)
+
+
+def test_the_plain_text_shortcut_changes_no_output():
+    """Text with no character any inline pattern needs is left alone without trying them:
+    the HTML must be what Python-Markdown makes on its own, for every kind of input."""
+    from pathlib import Path
+
+    from tests.conftest import FIXTURE_DOCS
+
+    texts = [p.read_text() for p in Path("content").rglob("*.md")]
+    texts += [str(v[0]) if isinstance(v, tuple) else str(v) for v in VECTORS]
+    texts += [*FIXTURE_DOCS.values(), *_TRICKY]
+    quick, plain = render_module._markdown(), _plain_markdown()
+    assert type(quick.treeprocessors["inline"]).__name__ == "_PlainTextShortcut"
+    for text in texts:
+        quick.reset()
+        plain.reset()
+        assert quick.convert(text) == plain.convert(text), text[:80]
+        assert quick.toc_tokens == plain.toc_tokens
+
+
+def test_the_shortcut_stays_off_when_another_inline_pattern_is_added():
+    from markdown.inlinepatterns import SimpleTagInlineProcessor
+
+    md = _plain_markdown()
+    md.inlinePatterns.register(SimpleTagInlineProcessor(r"(~~)(.+?)~~", "del"), "del", 5)
+    render_module._skip_plain_text(md)
+    assert type(md.treeprocessors["inline"]).__name__ == "InlineProcessor"
+    assert md.convert("a ~~b~~ c") == "<p>a <del>b</del> c</p>"
