@@ -45,6 +45,10 @@ CHECK_SECONDS = 0.3
 # longer the better, up to the promise that a save is searchable within a second: a worker
 # held back by this gate looks again the moment it opens (``sync``), then writes (~0.1 s).
 UPDATE_EVERY = 0.7
+# A search that finds the index behind HEAD starts the catch-up in a thread of its own and
+# answers from the current index meanwhile, so an agent typing never waits for an index
+# write.  (In-process tests turn this off to commit and search in one breath.)
+CATCH_UP_IN_BACKGROUND = True
 UPDATE_LOCK_TIMEOUT = 10.0
 MAX_LIMIT = 50
 ANSWERS_CACHED = 2000  # per worker; see SearchService._search
@@ -61,6 +65,7 @@ class SearchService:
         self._local = threading.local()
         self._checked = 0.0
         self._check_lock = threading.Lock()
+        self._catching_up: threading.Thread | None = None
         self._answers = SizedLRU(max_items=ANSWERS_CACHED, max_bytes=32 << 20,
                                  size_of=answer_size)
 
@@ -102,6 +107,9 @@ class SearchService:
                     # moment the gate opens rather than a whole CHECK_SECONDS later.
                     self._checked = now - CHECK_SECONDS + wait
                     return
+                if CATCH_UP_IN_BACKGROUND and state is not None:
+                    self._start_catch_up(head)
+                    return
                 try:
                     self._catch_up(head)
                 except si.IndexBusy:
@@ -116,6 +124,23 @@ class SearchService:
             log.exception("search index update failed; serving the previous index")
         finally:
             self._check_lock.release()
+
+    def _start_catch_up(self, head: str) -> None:
+        """Catch up in a thread, one at a time per worker (called under the check lock).
+        Not a daemon: a worker stopping gracefully finishes the write it began."""
+        if self._catching_up is not None and self._catching_up.is_alive():
+            return
+        self._catching_up = threading.Thread(target=self._catch_up_quietly, args=(head,),
+                                             name="search-catch-up")
+        self._catching_up.start()
+
+    def _catch_up_quietly(self, head: str) -> None:
+        try:
+            self._catch_up(head)
+        except si.IndexBusy:
+            self._checked = 0.0  # another worker is writing: look again on the next search
+        except Exception:  # a stale index is better than a failed search
+            log.exception("search index update failed; serving the previous index")
 
     def _catch_up(self, head: str) -> None:
         # Without waiting: when another worker holds the lock it is bringing the index up

@@ -99,11 +99,13 @@ def make_repo(root: Path, files: dict[str, str]) -> Path:
 
 @pytest.fixture(autouse=True)
 def index_every_commit(monkeypatch):
-    """In-process tests commit and search at once: no pause between index writes (the
-    pause itself is tested in test_search_speed, and live servers keep it)."""
+    """In-process tests commit and search at once: no pause between index writes and no
+    catch-up in the background (both are tested in test_search_speed, and live servers
+    keep them)."""
     from app import search
 
     monkeypatch.setattr(search, "UPDATE_EVERY", 0.0)
+    monkeypatch.setattr(search, "CATCH_UP_IN_BACKGROUND", False)
 
 
 @pytest.fixture

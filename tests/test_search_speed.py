@@ -160,3 +160,31 @@ def test_stored_fields_outlive_an_index_write_and_match_whoosh(app, content_dir,
         everything = list(range(searcher.doc_count_all()))
         assert search_results._stored(searcher, everything) == [
             searcher.stored_fields(n) for n in everything]
+
+
+def test_a_search_never_waits_for_the_index_write_it_starts(app, content_dir, monkeypatch):
+    import threading
+
+    from app import search_index
+
+    monkeypatch.setattr(search, "CATCH_UP_IN_BACKGROUND", True)
+    release, started = threading.Event(), threading.Event()
+    real = search_index.update
+
+    def slow(*args, **kwargs):
+        started.set()
+        assert release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(search.si, "update", slow)
+    with app.app_context():
+        svc = service()
+        svc.search("quokka", PUBLIC)  # the index is current
+        commit(content_dir, {"faq/quokka.md": "---\naudience: public\n---\nquokka\n"}, "Add")
+        # The write is held up, yet the search answers at once, from the index it has.
+        assert svc.search("quokka", PUBLIC).count == 0
+        assert started.wait(10)
+        assert svc.search("quokka", PUBLIC).count == 0  # one catch-up at a time
+        release.set()
+        svc._catching_up.join(10)
+        assert svc.search("quokka", PUBLIC).count == 1
