@@ -128,3 +128,27 @@ def test_plain_handbook_layout(tmp_path):
     store = ContentStore(root)
     assert sorted(d.url for d in store.all()) == ["/policies/intro", "/policies/people/leave"]
     assert store.get("policy", "people/leave").title == "Leave"
+
+
+@pytest.mark.parametrize("meta", [
+    {"title": "Refunds", "audience": "public", "tags": ["money", "orders"],
+     "effective": dt.date(2026, 1, 1)},
+    {"title": "Ünïcödé — “quotes” 'single': colon", "summary": "x " * 120,
+     "tags": ["a b", "c:d", "é"], "owner": "a@b.example"},
+    {"title": "# not a comment", "summary": "line1\nline2", "custom": "yes",
+     "number": 3, "star": "*bold*", "lead": " leading space"},
+])
+def test_front_matter_is_written_as_pythons_yaml_writer_would(meta):
+    """Front matter is written with libyaml for speed; the text must not change."""
+    import yaml
+
+    from app.document import compose
+
+    expected = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True,
+                              default_flow_style=None)
+    front = compose(meta, "Body\n").split("---\n")[1]
+    assert yaml.safe_load(front) == meta
+    ordered_keys = list(yaml.safe_load(front))
+    assert front == yaml.safe_dump({k: meta[k] for k in ordered_keys}, sort_keys=False,
+                                   allow_unicode=True, default_flow_style=None)
+    assert sorted(front.splitlines()) == sorted(expected.splitlines())
