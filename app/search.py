@@ -264,10 +264,11 @@ class SearchService:
             return answer
         query = Q.And(steps.clauses + steps.filters) if steps.clauses else Q.And(
             [Q.Every(), *steps.filters])
-        hits, more = best_records(searcher, query, limit)
+        hits, more = best_records(searcher, query, limit, audience=name)
         if not hits and len(steps.clauses) > 1:
             query = Q.And([Q.Or(steps.clauses), *steps.filters])
-            (hits, more), answer.fallback = best_records(searcher, query, limit), True
+            (hits, more), answer.fallback = best_records(searcher, query, limit,
+                                                        audience=name), True
         groups: dict[str, list[dict]] = {}
         for hit in hits:
             groups.setdefault(hit["path"], []).append(hit)

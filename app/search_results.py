@@ -83,7 +83,8 @@ def depth(limit: int) -> int:
     return limit * 5 + 20
 
 
-def best_records(searcher: Searcher, query: Q.Query, limit: int) -> tuple[list[dict], bool]:
+def best_records(searcher: Searcher, query: Q.Query, limit: int, *, audience: str
+                 ) -> tuple[list[dict], bool]:
     """The best records, best first, and whether more records matched than were fetched.
 
     Every matching record is scored (``search_scoring``), so the order is exact even for a
@@ -96,10 +97,10 @@ def best_records(searcher: Searcher, query: Q.Query, limit: int) -> tuple[list[d
         log.exception("array scoring failed; answering with Whoosh's own search")
         results = searcher.search(query, limit=depth(limit), terms=False)
         return [hit.fields() for hit in results], results.scored_length() < len(results)
-    return _stored(searcher, docnums), total > len(docnums)
+    return _stored(searcher, docnums, audience), total > len(docnums)
 
 
-def _stored(searcher: Searcher, docnums: list[int]) -> list[dict]:
+def _stored(searcher: Searcher, docnums: list[int], audience: str) -> list[dict]:
     """The stored fields of records, remembered per segment: a segment never changes once
     written, so they outlive index writes (which add segments and mark deletions)."""
     leaves = searcher.reader().leaf_readers()  # [(segment reader, first record number)]
@@ -107,8 +108,9 @@ def _stored(searcher: Searcher, docnums: list[int]) -> list[dict]:
     found = []
     for docnum in docnums:
         leaf, start = leaves[bisect.bisect_right(starts, docnum) - 1]
-        # Segment ids are random per segment, so the two audiences' indexes never share one.
-        key = (leaf.segment().segment_id(), docnum - start)
+        # Segment ids are random, and the audience is part of the key all the same: a record
+        # of the staff index must never be taken for one of the public index.
+        key = (audience, leaf.segment().segment_id(), docnum - start)
         fields = _STORED.get(key)
         if fields is None:
             fields = _STORED.put(key, leaf.stored_fields(docnum - start))

@@ -158,7 +158,7 @@ def test_stored_fields_outlive_an_index_write_and_match_whoosh(app, content_dir,
         searcher = service().searcher("staff")
         assert len(searcher.reader().leaf_readers()) > 1
         everything = list(range(searcher.doc_count_all()))
-        assert search_results._stored(searcher, everything) == [
+        assert search_results._stored(searcher, everything, "staff") == [
             searcher.stored_fields(n) for n in everything]
 
 
