@@ -11,6 +11,7 @@ snippets can only ever come from text that viewer may read.
 from __future__ import annotations
 
 import functools
+import heapq
 import logging
 import re
 from array import array
@@ -218,9 +219,29 @@ def completions(searcher: Searcher, word: str) -> list[tuple[str, float]]:
     viewer's own index like every other suggestion."""
     if len(word) < PREFIX_MIN:
         return []
-    found = searcher.reader().most_frequent_terms(FIELD, PREFIX_TERMS, prefix=word)
+    # Whoosh's ``most_frequent_terms`` over the whole index, summed segment by segment:
+    # a segment's terms never change, so each segment's answer is remembered.
+    totals: dict[bytes, float] = {}
+    for leaf, _start in searcher.reader().leaf_readers():
+        for btext, weight in _prefix_weights(leaf, word):
+            totals[btext] = totals.get(btext, 0.0) + weight
+    found = heapq.nlargest(PREFIX_TERMS, ((weight, t) for t, weight in totals.items()))
     top = max((weight for weight, _t in found), default=0) or 1
     return [(t.decode() if isinstance(t, bytes) else t, weight / top) for weight, t in found]
+
+
+# Terms by prefix, per segment (a segment never changes once written), per worker.
+_PREFIXES = SizedLRU(max_items=20_000, max_bytes=8 << 20, size_of=lambda v: 100 + 60 * len(v))
+
+
+def _prefix_weights(leaf, prefix: str) -> tuple[tuple[bytes, float], ...]:
+    segment = leaf.segment()
+    key = (segment.segment_id(), segment.doc_count_all(), prefix)
+    found = _PREFIXES.get(key)
+    if found is None:
+        found = _PREFIXES.put(key, tuple((btext, info.weight())
+                                         for btext, info in leaf.iter_prefix(FIELD, prefix)))
+    return found
 
 
 # -- building the query ----------------------------------------------------------------------

@@ -26,7 +26,7 @@ import numpy as np
 from whoosh import query as Q
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 from whoosh.reading import IndexReader
-from whoosh.scoring import BM25FScorer, WeightScorer
+from whoosh.scoring import BM25F, WeightScorer
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
@@ -73,9 +73,15 @@ def _segment_key(reader: IndexReader) -> tuple:
 
 # -- per-segment arrays ----------------------------------------------------------------------
 def postings(reader: IndexReader, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Record numbers and weights of one term in one segment, deletions included."""
-    return _cached(("postings", _segment_key(reader), field, btext),
-                   lambda: _read_postings(reader, field, btext))
+    """Record numbers and weights of one term in one segment, deletions included; empty
+    when the segment lacks the term (remembered too: looking a term up in Whoosh's hash
+    file costs more than the arrays)."""
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        if (field, btext) not in reader:
+            return EMPTY.ids, EMPTY.scores
+        return _read_postings(reader, field, btext)
+
+    return _cached(("postings", _segment_key(reader), field, btext), make)
 
 
 def _read_postings(reader: IndexReader, field: str,
@@ -166,26 +172,45 @@ def _term(searcher: Searcher, query: Q.Term) -> Matches:
         btext = field.to_bytes(query.text)
     except ValueError:
         return EMPTY
-    if (query.fieldname, btext) not in reader:
-        return EMPTY
     ids, weights = postings(reader, query.fieldname, btext)
+    if not len(ids):
+        return EMPTY
     mask = live(reader)
     if mask is not None:
         keep = mask[ids]
         ids, weights = ids[keep], weights[keep]
-    scorer = searcher.weighting.scorer(searcher, query.fieldname, btext)
-    if isinstance(scorer, BM25FScorer):
+    stats = _bm25_stats(searcher, query.fieldname, btext)
+    if stats is not None:
+        idf, avgfl, b, k1 = stats
         fl = field_lengths(reader, query.fieldname)[ids]
-        k1, b = scorer.K1, scorer.B
         # Whoosh's ``bm25`` term for term, so each score is the float Whoosh computes.
-        scores = scorer.idf * ((weights * (k1 + 1)) /
-                               (weights + k1 * ((1 - b) + b * fl / scorer.avgfl)))
-    elif isinstance(scorer, WeightScorer):
+        scores = idf * ((weights * (k1 + 1)) / (weights + k1 * ((1 - b) + b * fl / avgfl)))
+        return _boosted(Matches(ids, scores), query.boost)
+    scorer = searcher.weighting.scorer(searcher, query.fieldname, btext)
+    if isinstance(scorer, WeightScorer):
         scores = weights.copy()
     else:
         return _boosted(_whoosh(searcher, Q.Term(query.fieldname, query.text)),
                         query.boost)
     return _boosted(Matches(ids, scores), query.boost)
+
+
+def _bm25_stats(searcher: Searcher, field: str, btext: bytes
+                ) -> tuple[float, float, float, float] | None:
+    """(idf, average length, B, K1) exactly as Whoosh's BM25F scorer takes them, or None
+    for another weighting.  The first two are index-wide, so they are kept on the
+    top-level searcher: Whoosh works them out again for every segment, each time looking
+    the term up in every segment."""
+    weighting = searcher.weighting
+    if type(weighting) is not BM25F or not searcher.schema[field].scorable:
+        return None
+    parent = searcher.get_parent()
+    memo = parent.__dict__.setdefault("_bm25_stats", {})
+    found = memo.get((field, btext))
+    if found is None:
+        found = memo[(field, btext)] = (parent.idf(field, btext),
+                                        parent.avg_field_length(field) or 1)
+    return (*found, weighting._field_B.get(field, weighting.B), weighting.K1)
 
 
 def _intersection(searcher: Searcher, subqueries: list[Q.Query]) -> Matches:

@@ -188,3 +188,21 @@ def test_a_search_never_waits_for_the_index_write_it_starts(app, content_dir, mo
         release.set()
         svc._catching_up.join(10)
         assert svc.search("quokka", PUBLIC).count == 1
+
+
+@pytest.mark.parametrize("prefix", ["ref", "cla", "wom", "zzz"])
+def test_completions_summed_by_segment_match_whooshs(app, content_dir, prefix):
+    from app.search_query import FIELD, PREFIX_TERMS, completions
+
+    with app.app_context():
+        for n in range(3):  # several segments, with deletions
+            commit(content_dir, {f"faq/w{n}.md": f"---\naudience: public\n---\nwombat {n}\n",
+                                 "faq/track-order.md": f"---\naudience: public\n---\nref {n}\n"},
+                   f"Add {n}")
+            service().search("refund", PUBLIC)
+        searcher = service().searcher("public")
+        assert len(searcher.reader().leaf_readers()) > 1
+        expected = searcher.reader().most_frequent_terms(FIELD, PREFIX_TERMS, prefix=prefix)
+        top = max((w for w, _t in expected), default=0) or 1
+        assert completions(searcher, prefix) == [
+            (t.decode() if isinstance(t, bytes) else t, w / top) for w, t in expected]
