@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from .lru import SizedLRU
+
 if TYPE_CHECKING:
     from .content import Document
 
@@ -92,13 +94,29 @@ def split_blocks(body: str) -> tuple[list[Block], list[tuple[int, str]]]:
     return [b for b in blocks if b.lines or b.internal], problems
 
 
+# Projected bodies by (audience, body), per worker; see ``project_body``.
+_PROJECTED = SizedLRU(max_items=4096, max_bytes=32 << 20,
+                      size_of=lambda text: 2 * len(text) + 200)
+
+
 def project_body(body: str, *, sees_internal: bool) -> str:
     """The Markdown a viewer may read.
 
     Public viewers get internal blocks removed (replaced by a blank line so paragraphs on
     either side stay apart).  Staff get them as an "Agents only" admonition, indented so that
     any Markdown inside keeps working.
+
+    Remembered per worker by (audience, body): every page view projects a stored body, and
+    the answer depends on nothing else.
     """
+    key = (sees_internal, body)
+    found = _PROJECTED.get(key)
+    if found is None:
+        found = _PROJECTED.put(key, _project_body(body, sees_internal))
+    return found
+
+
+def _project_body(body: str, sees_internal: bool) -> str:
     blocks, _ = split_blocks(body)
     out: list[str] = []
     for block in blocks:

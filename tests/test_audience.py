@@ -96,3 +96,14 @@ def test_indented_code_sample_inside_internal_block_does_not_close_it():
     body = "::: internal\n- example:\n\n    ```\n    :::\n    ```\n\n  secret after\n:::\nPublic\n"
     public = project_body(body, sees_internal=False)
     assert "secret after" not in public and "Public" in public
+
+
+def test_remembered_projections_keep_audiences_apart():
+    from app.audience import project_body
+
+    body = "Public words.\n\n::: internal\nSecret words.\n:::\n"
+    for _ in range(2):  # the second round is answered from memory
+        for sees_internal in (True, False, True):
+            shown = project_body(body, sees_internal=sees_internal)
+            assert ("Secret words." in shown) is sees_internal
+            assert "Public words." in shown
