@@ -99,8 +99,6 @@ def test_indented_code_sample_inside_internal_block_does_not_close_it():
 
 
 def test_remembered_projections_keep_audiences_apart():
-    from app.audience import project_body
-
     body = "Public words.\n\n::: internal\nSecret words.\n:::\n"
     for _ in range(2):  # the second round is answered from memory
         for sees_internal in (True, False, True):
