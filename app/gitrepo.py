@@ -32,6 +32,10 @@ _ENV = {
     "GIT_TERMINAL_PROMPT": "0",
     "GIT_CONFIG_NOSYSTEM": "1",
     "LC_ALL": "C",
+    # Our reads (``status`` when the search index catches up) must not take index.lock to
+    # refresh the index as a side effect: an editor's own ``git commit`` at that moment
+    # would fail with "index.lock: File exists".  Locks a write needs are not optional.
+    "GIT_OPTIONAL_LOCKS": "0",
 }
 
 

@@ -64,3 +64,20 @@ def test_save_plumbing_without_processes_agrees_with_git(content_dir):
                           (head, "../etc/passwd"), (head[:8], "policies/refunds.md")]
                          ) == [refunds, "", "", "", "", refunds]
     assert repo.blob_at(head, "faq/track-order.md")
+
+
+def test_reads_never_rewrite_the_index_behind_an_editors_back(content_dir):
+    """``git status`` refreshes the index (taking index.lock) when a file's stat data
+    changed; an editor committing with git at that moment would fail.  Ours does not."""
+    import os
+
+    index = content_dir / ".git" / "index"
+    tracked = content_dir / "policies" / "refunds.md"
+    os.utime(tracked, (1_000_000_000, 1_000_000_000))  # same text, new stat data
+    os.utime(index, (1_000_000_000, 1_000_000_000))
+    before = index.stat().st_mtime_ns
+    GitRepo(content_dir).git("status", "--porcelain")
+    assert index.stat().st_mtime_ns == before
+    subprocess.run(["git", "-C", str(content_dir), "status", "--porcelain"], check=True,
+                   capture_output=True)
+    assert index.stat().st_mtime_ns != before  # plain git would have rewritten it
