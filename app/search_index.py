@@ -42,6 +42,7 @@ from .mdlines import with_code_flags
 from .render import section_id, without_title
 from .search_analysis import FastStemmingAnalyzer, SharedPositions
 from .search_dates import InForce, earliest
+from .search_scoring import live, postings
 
 log = logging.getLogger(__name__)
 
@@ -258,15 +259,27 @@ def _replace(writer, current, path: str, fresh: list[dict]) -> int:
     are, so an index write costs a few records instead of the whole document.
     Returns the number of records added."""
     wanted = {rec["digest"]: rec for rec in fresh}
-    reader = current.reader()
-    for docnum in list(current.document_numbers(path=path)):
-        if reader.is_deleted(docnum):
-            continue
+    for docnum in _live_records(current, path):
         if wanted.pop(current.stored_fields(docnum).get("digest"), None) is None:
             writer.delete_document(docnum)  # gone or changed
     for rec in wanted.values():
         writer.add_document(**rec)
     return len(wanted)
+
+
+def _live_records(current, path: str) -> list[int]:
+    """Record numbers of ``path``'s live records.  Each segment's postings of the path are
+    remembered (``search_scoring``): a segment never changes once written, and asking
+    Whoosh segment by segment cost more than the rest of a save's index write."""
+    btext = path.encode("utf-8")
+    found: list[int] = []
+    for leaf, start in current.reader().leaf_readers():
+        ids, _weights = postings(leaf, "path", btext)
+        mask = live(leaf) if len(ids) else None
+        if mask is not None:
+            ids = ids[mask[ids]]
+        found.extend(int(n) + start for n in ids)
+    return found
 
 
 def merge_when_many(writer, segments: list) -> list:
