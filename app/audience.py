@@ -109,11 +109,8 @@ def project_body(body: str, *, sees_internal: bool) -> str:
     Remembered per worker by (audience, body): every page view projects a stored body, and
     the answer depends on nothing else.
     """
-    key = (sees_internal, body)
-    found = _PROJECTED.get(key)
-    if found is None:
-        found = _PROJECTED.put(key, _project_body(body, sees_internal))
-    return found
+    return _PROJECTED.remember((sees_internal, body),
+                               lambda: _project_body(body, sees_internal))
 
 
 def _project_body(body: str, sees_internal: bool) -> str:

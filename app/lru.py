@@ -45,6 +45,12 @@ class SizedLRU:
                 self._bytes -= dropped
         return value
 
+    def remember(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """The value kept for ``key``, made (and kept) when there is none.  Two threads may
+        both make a missing value; the values are equal, so either may stay."""
+        found = self.get(key)
+        return self.put(key, make()) if found is None else found
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

@@ -250,9 +250,7 @@ class SearchService:
         if state is None:  # no complete index: nothing to key an answer on
             return replace(self._answer(searcher, parsed, name, limit), query=text)
         key = (state.build, name, normalise(text), parsed.partial, self.synonyms.stamp, limit)
-        cached = self._answers.get(key)
-        if cached is None:
-            cached = self._answers.put(key, self._answer(searcher, parsed, name, limit))
+        cached = self._answers.remember(key, lambda: self._answer(searcher, parsed, name, limit))
         return replace(cached, query=text)
 
     def _answer(self, searcher: Searcher, parsed: Parsed, name: str, limit: int) -> Answer:

@@ -26,6 +26,7 @@ from whoosh.searching import Searcher
 from . import synonyms as synonyms_file
 from .lru import SizedLRU
 from .search_index import ANALYZER, WORD_ANALYZER
+from .search_scoring import segment_key
 
 log = logging.getLogger(__name__)
 
@@ -235,13 +236,8 @@ _PREFIXES = SizedLRU(max_items=20_000, max_bytes=8 << 20, size_of=lambda v: 100 
 
 
 def _prefix_weights(leaf, prefix: str) -> tuple[tuple[bytes, float], ...]:
-    segment = leaf.segment()
-    key = (segment.segment_id(), segment.doc_count_all(), prefix)
-    found = _PREFIXES.get(key)
-    if found is None:
-        found = _PREFIXES.put(key, tuple((btext, info.weight())
-                                         for btext, info in leaf.iter_prefix(FIELD, prefix)))
-    return found
+    return _PREFIXES.remember((segment_key(leaf), prefix), lambda: tuple(
+        (btext, info.weight()) for btext, info in leaf.iter_prefix(FIELD, prefix)))
 
 
 # -- building the query ----------------------------------------------------------------------
@@ -333,14 +329,14 @@ def _stemmed_words(text: str) -> tuple[array, tuple[str, ...], int]:
     """(start, end) offsets (flat) and stems of every word of a record's text.  Remembered:
     while an agent types, each keystroke asks for the same records' snippets with other
     stems."""
-    hit = _WORDS.get(text)
-    if hit is None:
+    def make() -> tuple[array, tuple[str, ...], int]:
         spans, stems = array("i"), []
         for match in _WORD_RE.finditer(text):
             spans.extend(match.span())
             stems.append(_stem(match.group().lower()))
-        hit = _WORDS.put(text, (spans, tuple(stems), 2 * len(text) + 16 * len(stems) + 200))
-    return hit
+        return spans, tuple(stems), 2 * len(text) + 16 * len(stems) + 200
+
+    return _WORDS.remember(text, make)
 
 
 def snippet(text: str, stems: set[str], width: int = 220) -> tuple[Markup, set[str]]:

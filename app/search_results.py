@@ -19,7 +19,7 @@ from whoosh.searching import Searcher
 
 from .lru import SizedLRU
 from .search_query import snippet
-from .search_scoring import top
+from .search_scoring import segment_key, top
 
 log = logging.getLogger(__name__)
 
@@ -110,22 +110,20 @@ def _stored(searcher: Searcher, docnums: list[int], audience: str) -> list[dict]
         leaf, start = leaves[bisect.bisect_right(starts, docnum) - 1]
         # Segment ids are random, and the audience is part of the key all the same: a record
         # of the staff index must never be taken for one of the public index.
-        key = (audience, leaf.segment().segment_id(), docnum - start)
-        fields = _STORED.get(key)
-        if fields is None:
-            fields = _STORED.put(key, leaf.stored_fields(docnum - start))
-        found.append(fields)
+        local = docnum - start
+        found.append(_STORED.remember((audience, segment_key(leaf), local),
+                                      lambda leaf=leaf, n=local: leaf.stored_fields(n)))
     return found
 
 
 def _snippet(text: str, stems: frozenset[str]) -> tuple[Markup, frozenset[str]]:
     """``search_query.snippet``, remembered: the text and the stems decide it."""
-    key = (text, stems)
-    hit = _SNIPPETS.get(key)
-    if hit is None:
+    def make() -> tuple[Markup, frozenset[str], int]:
         marked, words = snippet(text, set(stems))
-        hit = _SNIPPETS.put(key, (marked, frozenset(words), 2 * len(text) + len(marked) + 300))
-    return hit[0], hit[1]
+        return marked, frozenset(words), 2 * len(text) + len(marked) + 300
+
+    marked, words, _size = _SNIPPETS.remember((text, stems), make)
+    return marked, words
 
 
 def result(recs: list[dict], stems: frozenset[str]) -> Result:

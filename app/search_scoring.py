@@ -55,18 +55,18 @@ _cache = SizedLRU(max_items=50_000, max_bytes=CACHE_BYTES, size_of=lambda v: v[-
 
 
 def _cached(key: tuple, make):
-    hit = _cache.get(key)
-    if hit is None:
+    def sized():
         value = make()
-        hit = _cache.put(key, (value, 200 + sum(a.nbytes for a in _arrays(value))))
-    return hit[0]
+        return value, 200 + sum(a.nbytes for a in _arrays(value))
+
+    return _cache.remember(key, sized)[0]
 
 
 def _arrays(value) -> list[np.ndarray]:
     return list(value) if isinstance(value, tuple) else [value]
 
 
-def _segment_key(reader: IndexReader) -> tuple:
+def segment_key(reader: IndexReader) -> tuple:
     segment = reader.segment()
     return (segment.segment_id(), segment.doc_count_all())
 
@@ -81,7 +81,7 @@ def postings(reader: IndexReader, field: str, btext: bytes) -> tuple[np.ndarray,
             return EMPTY.ids, EMPTY.scores
         return _read_postings(reader, field, btext)
 
-    return _cached(("postings", _segment_key(reader), field, btext), make)
+    return _cached(("postings", segment_key(reader), field, btext), make)
 
 
 def _read_postings(reader: IndexReader, field: str,
@@ -111,7 +111,7 @@ def _read_postings(reader: IndexReader, field: str,
 
 def field_lengths(reader: IndexReader, field: str) -> np.ndarray:
     """Each record's length of ``field`` as BM25 sees it (Whoosh stores it in one byte)."""
-    return _cached(("lengths", _segment_key(reader), field),
+    return _cached(("lengths", segment_key(reader), field),
                    lambda: _read_lengths(reader, field))
 
 
@@ -252,7 +252,7 @@ _SPAN = 1 << 32  # positions within one record stay far below this
 
 def positions(reader: IndexReader, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Every occurrence of a term in one segment: (record number, position) arrays."""
-    return _cached(("positions", _segment_key(reader), field, btext),
+    return _cached(("positions", segment_key(reader), field, btext),
                    lambda: _read_positions(reader, field, btext))
 
 
