@@ -67,6 +67,9 @@ def _arrays(value) -> list[np.ndarray]:
 
 
 def segment_key(reader: IndexReader) -> tuple:
+    """What a per-segment cache is keyed by.  Whoosh names each segment with 16 random
+    characters (gunicorn reseeds every worker), so the public and staff indexes never share
+    a name, and a segment's files never change once written."""
     segment = reader.segment()
     return (segment.segment_id(), segment.doc_count_all())
 
