@@ -1,4 +1,20 @@
-"""The policy portal: customer-service policies and FAQs for customers and agents."""
+"""The policy portal: customer-service policies and FAQs for customers and agents.
+
+Packages, in the one direction imports flow (each may import only those before it):
+
+    config, clock, db, locks, caching  settings, today(), the SQLite database, file locks, caches
+    repo       git reads and writes, head moves
+    content    documents, front matter, the store, audience projection, rendering
+    history    revisions, the version in force, diffs, changelog, catalogue lists
+    search     the search indexes, queries, results
+    editing    saves, merges, crash recovery
+    lifecycle  reviews, clarity, acknowledgements, feedback, analytics, dashboard
+    accounts   users, roles, sessions, security headers and limits
+    web        blueprints (thin views), error pages, template URLs
+    cli        ``flask kb ...`` and ``flask users ...``
+
+``tests/test_architecture.py`` enforces the order and the absence of cycles.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +22,20 @@ import logging
 
 from flask import Flask
 
-# Modules that own tables register them at import, before db.init_app migrates.
-from . import acks as _acks  # noqa: F401
-from . import auth, config, content, db, errors, render, security, urls
-from . import feedback as _feedback  # noqa: F401
-from . import search_log as _search_log  # noqa: F401
+from app import config, db
+from app.accounts import auth, security
+from app.cli import commands as cli
+from app.content import render
+from app.content import store as content
+from app.search import service as search
+from app.web import account, acks, edit, errors, feedback, manage, public, urls
+from app.web import history as history_views
+from app.web import search as search_views
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=False)
+    app = Flask(__name__, instance_relative_config=False,
+                template_folder=str(config.TEMPLATE_DIR), static_folder=str(config.STATIC_DIR))
     config.load(app, test_config)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -27,10 +48,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     urls.init_app(app)
 
-    from .views import account, acks, edit, feedback, manage, public
-    from .views import history as history_views
-    from .views import search as search_views
-
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(search_views.bp)
@@ -42,11 +59,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(acks.bp)
     acks.init_app(app)
 
-    from . import cli
-
     cli.init_app(app)
-
-    from . import search
-
     search.init_app(app)
     return app

@@ -13,9 +13,24 @@ from pathlib import Path
 import click
 from flask import Flask
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_CONTENT = PROJECT_ROOT / "content"
-SEED_HISTORY = PROJECT_ROOT / "seed" / "history.yml"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _asset_root() -> Path:
+    """Where templates/, static/, content/ and seed/ live.
+
+    In a checkout they sit at the repository root beside app/ (the design card's layout); a
+    non-editable install ships them inside the package as ``app/bundle/`` (pyproject.toml).
+    """
+    installed = PACKAGE_DIR / "bundle"
+    return installed if (installed / "templates").is_dir() else PACKAGE_DIR.parent
+
+
+ASSET_ROOT = _asset_root()
+TEMPLATE_DIR = ASSET_ROOT / "templates"
+STATIC_DIR = ASSET_ROOT / "static"
+BUNDLED_CONTENT = ASSET_ROOT / "content"
+SEED_HISTORY = ASSET_ROOT / "seed" / "history.yml"
 _WEAK_KEYS = {"", "dev", "change-me", "changeme", "secret"}
 
 # name -> (default, help).  Environment variables with the same name override defaults.

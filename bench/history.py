@@ -83,7 +83,7 @@ def main() -> None:
                                  capture_output=True, text=True, check=True).stdout)
 
     from app import create_app
-    from app.auth import add_user
+    from app.accounts.auth import add_user
     from app.db import connect
 
     data = Path(tempfile.mkdtemp(prefix="bench-history-"))

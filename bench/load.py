@@ -411,7 +411,7 @@ class ServerCPU:
 # -- a server of our own -------------------------------------------------------------------
 def prepare_site(workdir: Path) -> tuple[Path, Path]:
     """A git copy of the bundled content and a data dir with the bench's two accounts."""
-    from app.auth import add_user
+    from app.accounts.auth import add_user
     from app.db import connect, migrate
 
     content = workdir / "content"

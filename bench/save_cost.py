@@ -96,7 +96,12 @@ class Meter:
 
 
 def instrument(meter: Meter) -> None:
-    from app import catalogue, changemap, content, editing, gitrepo, history, search
+    from app.content import store as content
+    from app.editing import save as editing
+    from app.history import catalogue
+    from app.history import revisions as history
+    from app.repo import changemap, gitrepo
+    from app.search import service as search
 
     meter.wrap(content.ContentStore, "all", "content catalogue")
     meter.wrap(content.ContentStore, "_scan", "content rescan")

@@ -89,10 +89,12 @@ def uncached(env: dict, requests: int) -> dict[str, tuple[float, float]]:
     stemmed words are emptied before each query too: the worst case, where an index write
     rewrote every record the query finds."""
     os.environ.update(env)
-    from app import create_app, search_query, search_results
-    from app.audience import PUBLIC
-    from app.lru import SizedLRU
-    from app.search import service
+    from app import create_app
+    from app.caching.lru import SizedLRU
+    from app.content.audience import PUBLIC
+    from app.search import query as search_query
+    from app.search import results as search_results
+    from app.search.service import service
 
     app = create_app()
     out = {}

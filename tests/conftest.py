@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.auth import add_user
+from app.accounts.auth import add_user
 from app.db import connect
 
 CANARY_DOC = "canaryinternaldoc"  # only in an internal document
@@ -102,7 +102,7 @@ def index_every_commit(monkeypatch):
     """In-process tests commit and search at once: no pause between index writes and no
     catch-up in the background (both are tested in test_search_speed, and live servers
     keep them)."""
-    from app import search
+    from app.search import service as search
 
     monkeypatch.setattr(search, "UPDATE_EVERY", 0.0)
     monkeypatch.setattr(search, "CATCH_UP_IN_BACKGROUND", False)

@@ -92,7 +92,7 @@ class LiveServer:
 def prepare_dirs(base: Path, files: dict[str, str] | None = None) -> tuple[Path, Path]:
     """A content repository of ``files`` (default: the fixture documents) and a data dir
     holding the three fixture accounts; returns (data_dir, content_dir)."""
-    from app.auth import add_user
+    from app.accounts.auth import add_user
     from app.db import connect, migrate
     from tests.conftest import FIXTURE_DOCS, PASSWORD, make_repo
 

@@ -3,9 +3,9 @@
 import csv
 import io
 
-from app.acks import acknowledge, pending_for, report
-from app.content import store
+from app.content.store import store
 from app.db import connect
+from app.lifecycle.acks import acknowledge, pending_for, report
 from tests.conftest import CANARY_TITLE, git
 
 

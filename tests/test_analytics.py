@@ -4,9 +4,9 @@ import datetime as dt
 
 import pytest
 
-from app.analytics import no_click_queries, top_queries, totals, zero_result_queries
 from app.db import connect
-from app.search_log import record, record_click
+from app.lifecycle.analytics import no_click_queries, top_queries, totals, zero_result_queries
+from app.lifecycle.search_log import record, record_click
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from app.audience import PUBLIC, STAFF, Viewer, project, project_body, split_blocks
-from app.content import parse
+from app.content.audience import PUBLIC, STAFF, Viewer, project, project_body, split_blocks
+from app.content.store import parse
 
 BODY = """Intro.
 
@@ -75,7 +75,7 @@ def test_unclosed_fence_does_not_hide_a_marker():
     body = "Intro\n\n```\nnot really code\n\n::: internal\nsecret limit\n:::\n\nTail\n"
     public = project_body(body, sees_internal=False)
     assert "secret limit" not in public and "Tail" in public
-    from app.render import render
+    from app.content.render import render
 
     assert "secret limit" not in render(public).html
 

@@ -4,8 +4,8 @@ Markdown surrounds it (fences, unclosed fences, code samples, lists, indentation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.audience import project_body
-from app.render import render
+from app.content.audience import project_body
+from app.content.render import render
 
 CANARY = "zqxcanaryzqx"
 

@@ -30,7 +30,7 @@ def test_backup_default_dir_and_no_overwrite(app, runner):
 
 def test_backup_consistent_while_writing(app, tmp_path):
     """The online backup sees a committed state even with an open write transaction."""
-    from app.backup import backup_database
+    from app.cli.backup import backup_database
 
     writer = sqlite3.connect(app.config["DATABASE"], isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.clarity import (
+from app.lifecycle.clarity import (
     check,
     prose_sentences,
     reading_grade,

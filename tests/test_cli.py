@@ -1,7 +1,7 @@
 """The command line: kb init, kb check, users add."""
 
 from app import create_app
-from app.auth import verify_password
+from app.accounts.auth import verify_password
 from tests.conftest import git
 
 

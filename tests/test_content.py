@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from app.content import ContentStore, is_safe_slug, parse
+from app.content.store import ContentStore, is_safe_slug, parse
 
 
 def test_front_matter_fields():
@@ -142,7 +142,7 @@ def test_front_matter_is_written_as_pythons_yaml_writer_would(meta):
     """Front matter is written with libyaml for speed; the text must not change."""
     import yaml
 
-    from app.document import compose
+    from app.content.document import compose
 
     expected = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True,
                               default_flow_style=None)

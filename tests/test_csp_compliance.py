@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-APP = Path(__file__).resolve().parent.parent / "app"
+APP = Path(__file__).resolve().parent.parent  # templates/ and static/ at the root
 TEMPLATES = sorted((APP / "templates").rglob("*.html")) + sorted((APP / "templates").rglob("*.xml"))
 STATIC_JS = sorted((APP / "static").rglob("*.js"))
 
 INLINE = [
-    (re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I), "inline <script> (use app/static/js)"),
-    (re.compile(r"<style\b", re.I), "<style> element (use app/static/css)"),
+    (re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I), "inline <script> (use static/js)"),
+    (re.compile(r"<style\b", re.I), "<style> element (use static/css)"),
     (re.compile(r"\sstyle\s*=", re.I), "style attribute"),
     (re.compile(r"\son[a-z]+\s*=", re.I), "inline event handler"),
     (re.compile(r"javascript:", re.I), "javascript: URL"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.diffing import blocks, diff
+from app.history.diffing import blocks, diff
 
 
 def test_word_level_highlight_in_changed_line():

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from app.config import SETTINGS
-from app.content import META_FIELDS
+from app.content.store import META_FIELDS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from app import editing, gitwrite, history
-from app.content import repo
+from app.content.store import repo
+from app.editing import save as editing
+from app.history import revisions as history
+from app.repo import gitwrite
 from tests.history_helpers import commit, git_out
 
 REFUNDS = "policies/refunds.md"
@@ -130,7 +132,9 @@ def test_restore_cli(runner, content_dir):
 # -- crash safety ---------------------------------------------------------------------------
 CRASH_SCRIPT = textwrap.dedent("""
     import os, signal, sys
-    from app import create_app, editing, gitwrite
+    from app import create_app
+    from app.editing import save as editing
+    from app.repo import gitwrite
     step, data_dir, content_dir, native = sys.argv[1:5]
     gitwrite.ENABLED = native == "pygit2"
     app = create_app({"TESTING": True, "SECRET_KEY": "x" * 32, "KB_DATA_DIR": data_dir,

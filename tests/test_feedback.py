@@ -6,7 +6,7 @@ import pytest
 
 from app import create_app
 from app.db import connect
-from app.feedback import recent_comments, record, summaries
+from app.lifecycle.feedback import recent_comments, record, summaries
 
 
 def test_record_and_summarise(app):

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import create_app
-from app.auth import add_user
-from app.content import is_safe_slug
+from app.accounts.auth import add_user
+from app.content.store import is_safe_slug
 from app.db import connect
-from app.gitrepo import is_valid_rev
+from app.repo.gitrepo import is_valid_rev
 from tests.conftest import (
     CANARY_BLOCK,
     CANARY_DOC,

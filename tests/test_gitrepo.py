@@ -2,7 +2,7 @@
 
 import subprocess
 
-from app.gitrepo import GitRepo, is_valid_rev
+from app.repo.gitrepo import GitRepo, is_valid_rev
 from tests.conftest import git
 
 

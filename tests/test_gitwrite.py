@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app import gitwrite
-from app.gitrepo import GitRepo, RefMoved
+from app.repo import gitwrite
+from app.repo.gitrepo import GitRepo, RefMoved
 from tests.conftest import git
 
 WHEN = dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.timezone(dt.timedelta(hours=-3, minutes=-30)))

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from app import catalogue, editing, headmoves, sharedfiles
-from app.audience import PUBLIC
-from app.content import ContentStore
-from app.gitrepo import GitRepo
+from app.caching import sharedfiles
+from app.content.audience import PUBLIC
+from app.content.store import ContentStore
+from app.editing import save as editing
+from app.history import catalogue
+from app.repo import headmoves
+from app.repo.gitrepo import GitRepo
 from tests.conftest import git
 
 

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from app import history
-from app.gitrepo import is_valid_rev
+from app.history import revisions as history
+from app.repo.gitrepo import is_valid_rev
 from tests.history_helpers import commit, refunds, refunds_versions
 
 REFUNDS = "policies/refunds.md"

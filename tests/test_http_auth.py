@@ -5,7 +5,7 @@ import re
 import pytest
 
 from app import create_app
-from app.auth import add_user, can, set_password
+from app.accounts.auth import add_user, can, set_password
 from app.db import connect
 from tests.conftest import PASSWORD
 

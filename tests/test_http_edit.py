@@ -98,7 +98,7 @@ def test_validation_error_keeps_text(client, auth, content_dir):
 
 
 def test_git_failure_is_a_clear_503_not_a_500(client, auth, content_dir, monkeypatch):
-    from app.gitrepo import GitError, GitRepo
+    from app.repo.gitrepo import GitError, GitRepo
 
     def broken(*args, **kwargs):
         raise GitError("git write-tree failed: disk full")
@@ -120,7 +120,7 @@ def test_stuck_write_lock_is_a_clear_503_and_keeps_the_text(app, client, auth, c
     import functools
     from pathlib import Path
 
-    from app import editing
+    from app.editing import save as editing
     from tests.faults import held_flock
 
     auth.login("editor")

@@ -136,7 +136,7 @@ def test_handbook_without_front_matter(tmp_path):
     client = app.test_client()
     assert client.get("/").status_code == 200
     assert client.get("/policies/team/page-3").status_code == 404  # internal by default
-    from app.auth import add_user
+    from app.accounts.auth import add_user
     from app.db import connect
 
     add_user(connect(app.config["DATABASE"]), "agent", "long enough password", "agent")

@@ -226,7 +226,7 @@ def leak_app(tmp_path):
         "RATELIMIT_ENABLED": False,  # CSRF stays on: its error page is crawled too
         "KB_TODAY": TODAY,
     })
-    from app.auth import add_user
+    from app.accounts.auth import add_user
     from app.db import connect
 
     add_user(connect(app.config["DATABASE"]), "agent", PASSWORD, "agent")

@@ -108,7 +108,7 @@ def test_reviewed_action_needs_an_editor(dated, client, auth):
 def test_set_review_by(text, expected):
     import datetime as dt
 
-    from app.lifecycle import set_review_by
+    from app.lifecycle.dashboard import set_review_by
 
     assert set_review_by(text, dt.date(2027, 1, 31)) == expected
 

@@ -4,9 +4,16 @@ from html.parser import HTMLParser
 
 import pytest
 
-from app import render as render_module
-from app import sharedfiles
-from app.render import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, ID_PREFIX, render, safe_url, sanitize
+from app.caching import sharedfiles
+from app.content import render as render_module
+from app.content.render import (
+    ALLOWED_ATTRIBUTES,
+    ALLOWED_TAGS,
+    ID_PREFIX,
+    render,
+    safe_url,
+    sanitize,
+)
 from tests.xss_vectors import VECTORS
 
 
@@ -98,7 +105,7 @@ def test_render_is_cached():
 
 
 def test_duplicate_headings_get_unique_ids():
-    from app.render import section_id
+    from app.content.render import section_id
 
     page = render("## Fees\n\nx\n\n## Fees\n\ny")
     used: dict[str, int] = {}

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from app.review import add_months, due_date, review_status
+from app.lifecycle.review import add_months, due_date, review_status
 
 D = dt.date
 

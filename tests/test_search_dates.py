@@ -8,13 +8,14 @@ import pytest
 from whoosh import index as windex
 from whoosh.analysis import StemmingAnalyzer
 
-from app import search, search_build
-from app import search_index as si
-from app.audience import PUBLIC, STAFF
-from app.history import in_force as history_in_force
-from app.search import service
-from app.search_analysis import FastStemmingAnalyzer
-from app.search_dates import in_force
+from app.content.audience import PUBLIC, STAFF
+from app.history.in_force import in_force
+from app.history.revisions import in_force as history_in_force
+from app.search import build as search_build
+from app.search import index as si
+from app.search import service as search
+from app.search.analysis import FastStemmingAnalyzer
+from app.search.service import service
 from tests.history_helpers import commit, refunds, refunds_versions
 
 REFUNDS = "policies/refunds.md"

@@ -12,10 +12,10 @@ import pytest
 from whoosh import index as windex
 from whoosh import query as Q
 
-from app import search_scoring
-from app.search import service
-from app.search_index import make_schema
-from app.search_query import FIELD
+from app.search import scoring as search_scoring
+from app.search.index import make_schema
+from app.search.query import FIELD
+from app.search.service import service
 from tests.history_helpers import commit
 
 WORDS = ["refund", "return", "parcel", "delai", "custom", "credit", "label", "window",
@@ -148,7 +148,7 @@ def test_equal_scores_keep_the_earlier_record(searcher):
 
 # -- in the portal ---------------------------------------------------------------------------
 def test_every_match_is_ranked_and_more_is_reported(app, content_dir):
-    from app.audience import PUBLIC
+    from app.content.audience import PUBLIC
 
     pages = {f"faq/quokka-{n}.md": "---\naudience: public\n---\n" + "quokka " * n
              for n in (1, 3, 2)}
@@ -163,8 +163,8 @@ def test_every_match_is_ranked_and_more_is_reported(app, content_dir):
 
 
 def test_more_when_matches_go_beyond_what_was_fetched(app, content_dir, monkeypatch):
-    from app import search_results
-    from app.audience import PUBLIC
+    from app.content.audience import PUBLIC
+    from app.search import results as search_results
 
     monkeypatch.setattr(search_results, "depth", lambda limit: limit)
     commit(content_dir, {f"faq/quokka-{n}.md": "---\naudience: public\n---\nquokka\n"
@@ -175,8 +175,8 @@ def test_more_when_matches_go_beyond_what_was_fetched(app, content_dir, monkeypa
 
 
 def test_whooshs_own_search_answers_if_array_scoring_fails(app, monkeypatch, caplog):
-    from app import search_results as search_module
-    from app.audience import PUBLIC
+    from app.content.audience import PUBLIC
+    from app.search import results as search_module
 
     with app.app_context():
         expected = [r.url for r in service().search("refund", PUBLIC).results]

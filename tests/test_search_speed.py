@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from app import search, search_results
-from app.audience import PUBLIC, STAFF
-from app.search import service
+from app.content.audience import PUBLIC, STAFF
+from app.search import results as search_results
+from app.search import service as search
+from app.search.service import service
 from tests.conftest import CANARY_DOC
 from tests.history_helpers import commit
 
@@ -61,7 +62,7 @@ def test_a_commit_empties_the_cache(app, content_dir, plans):
 
 
 def test_commits_close_together_are_indexed_in_one_write(app, content_dir, monkeypatch):
-    from app import search_index
+    from app.search import index as search_index
 
     paused = [True]  # as if another worker wrote the index a moment ago
     monkeypatch.setattr(search, "UPDATE_EVERY", 0.7)
@@ -90,7 +91,7 @@ def test_written_ago_reads_the_state_files_age(app):
     import math
     import os
 
-    from app import search_index
+    from app.search import index as search_index
 
     with app.app_context():
         root = service().root
@@ -165,7 +166,7 @@ def test_stored_fields_outlive_an_index_write_and_match_whoosh(app, content_dir,
 def test_a_search_never_waits_for_the_index_write_it_starts(app, content_dir, monkeypatch):
     import threading
 
-    from app import search_index
+    from app.search import index as search_index
 
     monkeypatch.setattr(search, "CATCH_UP_IN_BACKGROUND", True)
     release, started = threading.Event(), threading.Event()
@@ -192,7 +193,7 @@ def test_a_search_never_waits_for_the_index_write_it_starts(app, content_dir, mo
 
 @pytest.mark.parametrize("prefix", ["ref", "cla", "wom", "zzz"])
 def test_completions_summed_by_segment_match_whooshs(app, content_dir, prefix):
-    from app.search_query import FIELD, PREFIX_TERMS, completions
+    from app.search.query import FIELD, PREFIX_TERMS, completions
 
     with app.app_context():
         for n in range(3):  # several segments, with deletions

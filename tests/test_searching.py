@@ -8,12 +8,13 @@ import os
 import pytest
 from whoosh import index as windex
 
-from app import create_app, search
-from app.audience import PUBLIC, STAFF, Viewer
-from app.render import render
-from app.search import service
-from app.search_index import split_sections
-from app.search_query import FUZZY_BOOST, PREFIX_BOOST, distance, parse, plan
+from app import create_app
+from app.content.audience import PUBLIC, STAFF, Viewer
+from app.content.render import render
+from app.search import service as search
+from app.search.index import split_sections
+from app.search.query import FUZZY_BOOST, PREFIX_BOOST, distance, parse, plan
+from app.search.service import service
 from tests.conftest import CANARY_BLOCK, CANARY_DOC, CANARY_TITLE, git
 from tests.history_helpers import commit as commit_files
 
@@ -325,7 +326,7 @@ def _records(app, name: str, path: str) -> dict[str, str]:
 
 
 def test_an_edit_rewrites_only_the_records_that_changed(app, content_dir, monkeypatch):
-    from app import search_index
+    from app.search import index as search_index
 
     path = "policies/refunds.md"
     find(app, "refund")

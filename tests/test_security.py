@@ -6,9 +6,9 @@ import time
 import pytest
 
 from app import create_app
-from app.auth import add_user
+from app.accounts.auth import add_user
+from app.accounts.ratelimit_store import SQLiteStorage
 from app.db import connect
-from app.ratelimit_store import SQLiteStorage
 from tests.conftest import PASSWORD
 
 PAGES = ["/", "/policies/refunds", "/faq/track-order", "/login", "/nope", "/sitemap.xml",
@@ -107,7 +107,7 @@ def test_proxy_fix_only_when_configured(tmp_path, content_dir, setting, expected
 
 
 def test_login_limit_uses_sqlite_in_data_dir_by_default(app):
-    from app.security import limiter
+    from app.accounts.security import limiter
 
     assert app.config["RATELIMIT_STORAGE_URI"].startswith("sqlite:///")
     assert not app.config["RATELIMIT_STORAGE_URI"].startswith("sqlite:////")
@@ -201,7 +201,7 @@ def test_other_sessions_survive_one_logout(app, auth):
 
 
 def test_password_change_deletes_session_rows(app, auth):
-    from app.auth import set_password
+    from app.accounts.auth import set_password
 
     auth.login()
     db = connect(app.config["DATABASE"])
@@ -244,7 +244,7 @@ def test_sqlite_storage_recovers_from_a_damaged_file(tmp_path):
 def test_proxy_count(value, expected):
     from flask import Flask
 
-    from app.security import proxy_count
+    from app.accounts.security import proxy_count
 
     app = Flask(__name__)
     app.config["KB_PROXY_FIX"] = value
@@ -255,8 +255,8 @@ def test_proxy_count(value, expected):
 def test_proxy_setting_refuses_nonsense(value):
     from flask import Flask
 
+    from app.accounts.security import proxy_count
     from app.config import ConfigError
-    from app.security import proxy_count
 
     app = Flask(__name__)
     app.config["KB_PROXY_FIX"] = value

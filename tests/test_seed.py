@@ -3,9 +3,9 @@
 import pytest
 import yaml
 
+from app.cli.seed import SeedError, earliest_texts, message_for, seed_repository
 from app.config import BUNDLED_CONTENT, SEED_HISTORY
-from app.gitrepo import GitRepo
-from app.seed import SeedError, earliest_texts, message_for, seed_repository
+from app.repo.gitrepo import GitRepo
 from tests.conftest import git
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.synonyms import parse, with_synonym
+from app.content.synonyms import parse, with_synonym
 
 TEXT = """# Words in one group are searched as one.
 - [refund, money back, reimbursement]

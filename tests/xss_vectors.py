@@ -119,7 +119,7 @@ def browser_documents(per_page: int = 25) -> dict[str, tuple[str, list[int]]]:
     swallows the rest of its document (an unclosed raw-HTML construct) gets a page of its own,
     so it cannot hide the vectors after it.
     """
-    from app.render import render
+    from app.content.render import render
 
     def chunk(i: int, vector: str) -> str:
         return f"xss-before-{i}\n\n{vector}\n\nxss-sentinel-{i}\n\n"

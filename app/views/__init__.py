@@ -1,1 +1,0 @@
-"""Blueprints: thin views over the services in ``app``."""
