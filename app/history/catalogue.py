@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from app.clock import today
 from app.content.audience import Viewer, visible
 from app.content.store import Document, store
 from app.history.in_force import InForce, in_force
@@ -47,7 +48,6 @@ def _public_versions(docs: list[Document]) -> InForce:
     worked out again only when its document was re-read or a commit touched its file
     (``headmoves``): a save elsewhere costs list pages nothing.  A new day starts afresh.
     """
-    from app.history.revisions import today
 
     repo = current_app.extensions["kb_repo"]
     state = current_app.extensions.setdefault("kb_public_versions", _PublicVersions())

@@ -16,10 +16,11 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from app.caching.lru import SizedLRU
+from app.clock import today
 from app.content.audience import PUBLIC, project, visible
 from app.content.store import parse, repo, store
 from app.history.diffing import Diff, diff
-from app.history.revisions import locate, revisions, today
+from app.history.revisions import locate, revisions
 from app.repo.gitrepo import LogEntry
 
 SITE_SCAN = 400  # commits examined for "What changed"

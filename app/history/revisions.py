@@ -12,9 +12,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from flask import current_app
-
 from app.caching.lru import SizedLRU
+from app.clock import today
 from app.content.store import Document, parse, repo, store
 from app.repo.gitrepo import LogEntry, is_valid_rev
 
@@ -44,12 +43,6 @@ class Page:
     page: int
     pages: int
     total: int
-
-
-def today() -> dt.date:
-    """The current date; tests set ``KB_TODAY`` to cross date boundaries without waiting."""
-    fixed = current_app.config.get("KB_TODAY")
-    return fixed if isinstance(fixed, dt.date) else dt.date.today()
 
 
 def doc_path(kind: str, slug: str) -> str | None:

@@ -16,6 +16,7 @@ import yaml
 from flask import current_app
 
 from app.accounts.auth import current_viewer
+from app.clock import today
 from app.content import synonyms
 from app.content.audience import project_body
 from app.content.store import FRONT_MATTER_RE, Document, store
@@ -25,12 +26,6 @@ from app.repo.gitrepo import Change
 
 RECENT_DAYS = 30
 MAX_ROWS = 200
-
-
-def today() -> dt.date:
-    """Overridable in tests through the ``KB_TODAY`` config value."""
-    fixed = current_app.config.get("KB_TODAY")
-    return dt.date.fromisoformat(str(fixed)) if fixed else dt.date.today()
 
 
 def status_of(doc: Document, *, on: dt.date | None = None) -> ReviewStatus:

@@ -27,6 +27,7 @@ from whoosh import query as Q
 from whoosh.searching import Searcher
 
 from app.caching.lru import SizedLRU
+from app.clock import today
 from app.content.audience import Viewer
 from app.content.store import ContentStore, Document
 from app.history.in_force import in_force, revisions
@@ -287,8 +288,6 @@ def _indexed(doc: Document | None) -> tuple | None:
 
 def _today(app: Flask) -> dt.date:
     """The portal's date (``KB_TODAY`` in tests), also outside a request."""
-    from app.history.revisions import today
-
     with app.app_context():
         return today()
 

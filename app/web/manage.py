@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from app.accounts.auth import can
+from app.clock import today
 from app.content.store import document_at
 from app.db import get_db
 from app.editing.save import EditError
@@ -33,7 +34,7 @@ def dashboard():
     db = get_db()
     return render_template("manage.html", rows=rows, view=view, sort=sort, owner=owner,
                            counts=lifecycle.counts(), feedback=summaries(db),
-                           comments=recent_comments(db, limit=15), today=lifecycle.today())
+                           comments=recent_comments(db, limit=15), today=today())
 
 
 @bp.get("/manage/search")
