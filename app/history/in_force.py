@@ -20,7 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from app.content.store import Document, parse
-from app.repo.gitrepo import GitError, GitRepo, _raw_changes
+from app.repo.gitlog import raw_changes
+from app.repo.gitrepo import GitError, GitRepo
 
 ROUND = 8  # revisions read per upcoming document per cat-file batch
 
@@ -99,7 +100,7 @@ def revisions(repo: GitRepo, docs: Iterable[Document]) -> Chains:
     tracking = {p: p for p in paths}  # name at this point of history -> current path
     chains: dict[str, list[tuple[str, str]]] = {p: [] for p in paths}
     for record in out.decode("utf-8", "replace").split("\x1e")[1:]:
-        for status, _old_blob, new_blob, old_path, path in _raw_changes(record):
+        for status, _old_blob, new_blob, old_path, path in raw_changes(record):
             origin = tracking.get(path)
             if origin is None:
                 continue

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from typing import TYPE_CHECKING
 
-from app.repo.gitrepo import Change, GitError
+from app.repo.gitcore import Change, GitCommands, GitError
+from app.repo.headmoves import HeadMoves
 
-if TYPE_CHECKING:
-    from app.repo.gitrepo import GitRepo
 
 class ChangeMap:
     """Path -> last change and last *material* change, kept current as HEAD moves.
@@ -19,8 +17,9 @@ class ChangeMap:
     the trailer ``Material: yes`` (set by the editor's "material change" box).
     """
 
-    def __init__(self, repo: GitRepo):
+    def __init__(self, repo: GitCommands, moves: HeadMoves):
         self.repo = repo
+        self.moves = moves
         self._lock = threading.Lock()
         self._head: str | None = None
         self._last: dict[str, Change] = {}
@@ -49,7 +48,7 @@ class ChangeMap:
                 return
             # The commits since the head we reflect, shared with the other HEAD-keyed
             # caches; None after a force-push or reset: then rebuild from scratch.
-            move = self.repo.moves.between(self._head, head)
+            move = self.moves.between(self._head, head)
             if move is not None:
                 last: dict[str, Change] = {}
                 material: dict[str, Change] = {}

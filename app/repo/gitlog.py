@@ -31,7 +31,7 @@ def _header(fields: list[str]) -> dict:
             "note": note.strip(), "material": material.strip().lower() == "yes"}
 
 
-def _raw_changes(raw: str) -> list[tuple[str, str, str, str, str]]:
+def raw_changes(raw: str) -> list[tuple[str, str, str, str, str]]:
     """Parse ``--raw -z`` output into (status, old_blob, new_blob, old_path, path)."""
     parts = raw.split("\0")
     changes = []
@@ -62,10 +62,10 @@ def _split_records(out: str):
             yield _header(fields), fields[7]
 
 
-def _parse_log(out: str, path: str) -> list[LogEntry]:
+def parse_log(out: str, path: str) -> list[LogEntry]:
     entries = []
     for head, raw in _split_records(out):
-        changes = _raw_changes(raw)
+        changes = raw_changes(raw)
         if not changes:
             continue
         status, old_blob, new_blob, old_path, new_path = changes[0]
@@ -74,11 +74,11 @@ def _parse_log(out: str, path: str) -> list[LogEntry]:
     return entries
 
 
-def _parse_commits(out: str) -> list[tuple[LogEntry, ...]]:
+def parse_commits(out: str) -> list[tuple[LogEntry, ...]]:
     commits = []
     for head, raw in _split_records(out):
         commits.append(tuple(
             LogEntry(**head, status=status, path=path, old_path=old_path, blob=new_blob,
                      old_blob=old_blob)
-            for status, old_blob, new_blob, old_path, path in _raw_changes(raw)))
+            for status, old_blob, new_blob, old_path, path in raw_changes(raw)))
     return commits

@@ -1,9 +1,8 @@
-"""The content repository: a plain git work tree driven through the git CLI.
+"""The content repository: history reads, blobs, commits and branch moves.
 
-Only this module runs ``git``.  Arguments are always passed as a list (never a shell), every
-revision id is checked against ``REV_RE`` first, and paths are given after ``--``.  A save's
-objects (blobs, trees, commit) and its look-ups are made in-process through ``gitwrite``
-(pygit2) when the repository allows it, with the CLI commands below as the fallback.
+Built on ``gitcore`` (the git process, HEAD, shared types). A save's objects (blobs, trees,
+commit) and its look-ups are made in-process through ``gitwrite`` (pygit2) when the repository
+allows it, with git CLI commands as the fallback.
 """
 
 from __future__ import annotations
@@ -12,119 +11,27 @@ import datetime as dt
 import functools
 import hashlib
 import os
-import re
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from app.repo import gitwrite
-
-# ``git log`` output parsing lives in ``gitlog``; these names are imported from here too.
-from app.repo.gitlog import LogEntry, _parse_commits, _parse_log, _raw_changes  # noqa: F401
-
-if TYPE_CHECKING:
-    from app.repo.changemap import ChangeMap
-    from app.repo.headmoves import HeadMoves
-
-REV_RE = re.compile(r"^[0-9a-f]{7,40}$")
-_ENV = {
-    "GIT_TERMINAL_PROMPT": "0",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "LC_ALL": "C",
-    # Our reads (``status`` when the search index catches up) must not take index.lock to
-    # refresh the index as a side effect: an editor's own ``git commit`` at that moment
-    # would fail with "index.lock: File exists".  Locks a write needs are not optional.
-    "GIT_OPTIONAL_LOCKS": "0",
-}
+from app.repo.changemap import ChangeMap
+from app.repo.gitcore import (  # noqa: F401  (the repository's types, imported from here too)
+    REV_RE,
+    Change,
+    GitCommands,
+    GitError,
+    RefMoved,
+    is_valid_rev,
+)
+from app.repo.gitlog import LogEntry, parse_commits, parse_log
+from app.repo.headmoves import HeadMoves
 
 
-class GitError(RuntimeError):
-    pass
-
-
-class RefMoved(GitError):
-    """``update_ref`` found the branch no longer at the expected commit (a concurrent write)."""
-
-
-@dataclass(frozen=True)
-class Change:
-    sha: str
-    when: dt.datetime
-    material: bool = False
-
-
-def is_valid_rev(rev: str) -> bool:
-    return bool(REV_RE.fullmatch(rev or ""))
-
-
-class GitRepo:
-    def __init__(self, root: str | os.PathLike):
-        self.root = Path(root)
-        self._dirs: tuple[str, ...] | None = None
-        self._format: str | None = None  # object format, asked of git once
-
-    def git(self, *args: str, input: bytes | None = None, check: bool = True,
-            env: dict | None = None) -> bytes:
-        full_env = {**os.environ, **_ENV, **(env or {})}
-        proc = subprocess.run(
-            ["git", "-C", str(self.root), "-c", "core.quotepath=off", *args],
-            input=input, capture_output=True, env=full_env, timeout=60,
-        )
-        if check and proc.returncode != 0:
-            raise GitError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}")
-        return proc.stdout
-
-    def is_repo(self) -> bool:
-        return (self.root / ".git").exists()
-
-    def git_dir(self) -> Path:
-        dot_git = self.root / ".git"
-        if dot_git.is_file():  # a worktree or submodule: ".git" holds "gitdir: <path>"
-            target = dot_git.read_text().split(":", 1)[1].strip()
-            return (self.root / target).resolve()
-        return dot_git
-
-    def head(self) -> str:
-        """The commit HEAD points to, read from files (no process: this runs per request,
-        often several times, so plain ``open`` and no pathlib)."""
-        try:
-            dirs = self._dirs or self._find_dirs()
-            with open(os.path.join(dirs[0], "HEAD"), "rb") as handle:
-                ref = handle.read().decode().strip()
-            if not ref.startswith("ref: "):
-                return ref
-            name = ref[5:]
-            for base in dirs:
-                try:
-                    with open(os.path.join(base, name), "rb") as handle:
-                        return handle.read().decode().strip()
-                except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-                    pass
-                packed = os.path.join(base, "packed-refs")
-                if os.path.isfile(packed):
-                    with open(packed, encoding="utf-8") as handle:
-                        for line in handle.read().splitlines():
-                            if line.endswith(" " + name):
-                                return line.split(" ", 1)[0]
-        except OSError:
-            pass
-        return ""
-
-    def _find_dirs(self) -> tuple[str, ...]:
-        """The git dir and, for a worktree, the common dir (kept once the repo exists)."""
-        git_dir = self.git_dir()
-        if not (git_dir / "HEAD").is_file():
-            raise FileNotFoundError(git_dir)
-        self._dirs = tuple(dict.fromkeys((str(git_dir), str(_common_dir(git_dir)))))
-        return self._dirs
-
+class GitRepo(GitCommands):
     @functools.cached_property
     def changes(self) -> ChangeMap:
         """Last (and last material) change per file, kept current as HEAD moves."""
-        from app.repo.changemap import ChangeMap
-
-        return ChangeMap(self)
+        return ChangeMap(self, self.moves)
 
     @functools.cached_property
     def writer(self) -> gitwrite.Writer:
@@ -134,8 +41,6 @@ class GitRepo:
     @functools.cached_property
     def moves(self) -> HeadMoves:
         """What changed between two heads, learned once per head move (see headmoves)."""
-        from app.repo.headmoves import HeadMoves
-
         return HeadMoves(self)
 
     def last_change(self, path: str) -> Change | None:
@@ -158,12 +63,7 @@ class GitRepo:
         if since:
             args.append(f"{since}..HEAD")
         out = self.git(*args, "--", path, check=False).decode("utf-8", "replace")
-        return _parse_log(out, path)
-
-    def is_ancestor(self, old: str, new: str) -> bool:
-        if not (is_valid_rev(old) and is_valid_rev(new)):
-            return False
-        return self._run(["merge-base", "--is-ancestor", old, new]).returncode == 0
+        return parse_log(out, path)
 
     def blob_sizes(self, blobs: list[str]) -> dict[str, int]:
         wanted = [b for b in dict.fromkeys(blobs) if b and is_valid_rev(b)]
@@ -201,7 +101,7 @@ class GitRepo:
         """``path`` as it was at ``rev`` (None when it did not exist there)."""
         if not is_valid_rev(rev) or path.startswith(("-", "/")) or ".." in path.split("/"):
             return None
-        proc = self._run(["cat-file", "blob", f"{rev}:{path}"])
+        proc = self.run(["cat-file", "blob", f"{rev}:{path}"])
         return proc.stdout if proc.returncode == 0 else None
 
     def blob_at(self, rev: str, path: str) -> str:
@@ -219,7 +119,7 @@ class GitRepo:
             pairs = [tuple(name.split(":", 1)) for name in names]
             found = dict(zip(names, gitwrite.blobs_at(native, pairs), strict=True))
         elif names:
-            out = self._run(["cat-file", "--batch-check=%(objectname) %(objecttype)"],
+            out = self.run(["cat-file", "--batch-check=%(objectname) %(objecttype)"],
                             input=("\n".join(names) + "\n").encode())
             # One line per name, in order: "<id> <type>", or "<name> missing".
             for name, line in zip(names, out.stdout.decode("utf-8", "replace").splitlines(),
@@ -233,7 +133,7 @@ class GitRepo:
         """Full commit id for an abbreviated one ('' when unknown)."""
         if not is_valid_rev(rev):
             return ""
-        proc = self._run(["rev-parse", "--verify", "-q", f"{rev}^{{commit}}"])
+        proc = self.run(["rev-parse", "--verify", "-q", f"{rev}^{{commit}}"])
         return proc.stdout.decode().strip() if proc.returncode == 0 else ""
 
     def recent_changes(self, *, limit: int) -> list[tuple[LogEntry, ...]]:
@@ -243,7 +143,7 @@ class GitRepo:
                "%(trailers:key=Material,valueonly,separator=%x20)%x1f")
         out = self.git("log", "-M", "--raw", "-z", "--no-abbrev", f"-n{int(limit)}",
                        f"--format={fmt}", check=False).decode("utf-8", "replace")
-        return _parse_commits(out)
+        return parse_commits(out)
 
     # -- writing: plumbing only, so a crash can never leave a half-made commit on the branch --
     def hash_object(self, data: bytes) -> str:
@@ -321,7 +221,7 @@ class GitRepo:
             if not gitwrite.move_branch(native, self.branch_ref(), new, old, "portal save"):
                 raise RefMoved(f"{self.branch_ref()} is no longer at {old}")
             return
-        proc = self._run(["update-ref", "-m", "portal save", self.branch_ref(), new, old])
+        proc = self.run(["update-ref", "-m", "portal save", self.branch_ref(), new, old])
         if proc.returncode != 0:
             raise RefMoved(proc.stderr.decode(errors="replace").strip())
 
@@ -330,10 +230,10 @@ class GitRepo:
         native = self.writer.handle()
         if native is not None and gitwrite.sync_index(native, paths):
             return
-        self._run(["reset", "-q", "HEAD", "--", *paths])
+        self.run(["reset", "-q", "HEAD", "--", *paths])
 
     def fsck(self) -> bool:
-        return self._run(["fsck", "--no-progress"]).returncode == 0
+        return self.run(["fsck", "--no-progress"]).returncode == 0
 
     def merge_file(self, yours: bytes, base: bytes, theirs: bytes, tmp_dir: Path
                    ) -> tuple[bytes, bool]:
@@ -346,13 +246,9 @@ class GitRepo:
                 target = Path(tmp) / label
                 target.write_bytes(data)
                 names.append(str(target))
-            proc = self._run(["merge-file", "-p", "-L", "yours", "-L", "base", "-L", "theirs",
+            proc = self.run(["merge-file", "-p", "-L", "yours", "-L", "base", "-L", "theirs",
                               *names])
         return proc.stdout, proc.returncode == 0
-
-    def _run(self, args: list[str], *, input: bytes | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run(["git", "-C", str(self.root), *args], input=input,
-                              capture_output=True, env={**os.environ, **_ENV}, timeout=60)
 
     def adopt(self) -> bool:
         """Make an existing folder of Markdown a repository, committing what is there."""
@@ -378,10 +274,4 @@ class GitRepo:
         self.git(*args, env=env)
         return self.git("rev-parse", "HEAD").decode().strip()
 
-
-def _common_dir(git_dir: Path) -> Path:
-    common = git_dir / "commondir"
-    if common.is_file():
-        return (git_dir / common.read_text().strip()).resolve()
-    return git_dir
 

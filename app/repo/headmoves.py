@@ -18,13 +18,9 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from app.caching import sharedfiles
-from app.repo.gitrepo import GitError, is_valid_rev
-
-if TYPE_CHECKING:
-    from app.repo.gitrepo import GitRepo
+from app.repo.gitcore import GitCommands, GitError, is_valid_rev
 
 _KEPT = 256  # moves remembered per process (one per commit; a few bytes each)
 SHARED_SECONDS = 3600  # shared move files older than this are pruned (git can still tell)
@@ -57,7 +53,7 @@ class Move:
 class HeadMoves:
     """Per-process memory of recent head moves, filled from git at most once per move."""
 
-    def __init__(self, repo: GitRepo):
+    def __init__(self, repo: GitCommands):
         self.repo = repo
         self.shared: Path | None = None  # KB_DATA_DIR/moves, set by the app
         self._lock = threading.Lock()
