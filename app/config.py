@@ -118,7 +118,7 @@ def _load_secret_key(app: Flask, data_dir: Path) -> None:
         if path.is_file():
             key = path.read_text().strip()
     if not key or key in _WEAK_KEYS:
-        if app.debug or app.testing or _is_maintenance_command():
+        if app.debug or app.testing or is_maintenance_command():
             # Tests, debug and one-off CLI commands serve no sessions: a throwaway key is safe.
             key = key or secrets.token_hex(32)
         else:
@@ -128,7 +128,7 @@ def _load_secret_key(app: Flask, data_dir: Path) -> None:
     app.config["SECRET_KEY"] = key
 
 
-def _is_maintenance_command() -> bool:
+def is_maintenance_command() -> bool:
     """True inside ``flask <command>`` other than ``flask run`` (e.g. ``kb init``)."""
     if click.get_current_context(silent=True) is None:
         return False

@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.accounts import ratelimit_store  # noqa: F401  (registers the sqlite:// limiter storage
+from app.config import ConfigError
 
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
@@ -59,8 +60,6 @@ def limiter_storage_uri(app: Flask) -> str:
 
 def proxy_count(app: Flask) -> int:
     """How many reverse proxies to trust for X-Forwarded-* (0: none, the default)."""
-    from app.config import ConfigError
-
     raw = str(app.config.get("KB_PROXY_FIX") or "0").strip().lower()
     if raw in ("true", "yes", "on"):
         return 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import sys
-from collections.abc import Callable
 
 import click
 import yaml
@@ -13,19 +12,19 @@ from flask.cli import AppGroup
 
 from app import config
 from app.accounts import auth
+from app.cli.backup import run_backup
+from app.cli.history import register
 from app.cli.seed import seed_repository
 from app.config import BUNDLED_CONTENT, SEED_HISTORY
 from app.content.audience import split_blocks
 from app.content.store import Problem, store
 from app.db import get_db
+from app.lifecycle.dashboard import overdue_report
+from app.search import index as search_index
+from app.search.service import service
 
 kb = AppGroup("kb", help="Content: initialise, check, and maintain the portal.")
 users = AppGroup("users", help="Staff accounts.")
-
-
-def init_steps(app: Flask) -> list[Callable[[], None]]:
-    """Services append what ``kb init`` must build (for example the search index)."""
-    return app.extensions.setdefault("kb_init_steps", [])
 
 
 @kb.command("init")
@@ -49,8 +48,8 @@ def init_command(no_admin: bool) -> None:
     else:
         repo.adopt()
         click.echo(f"Content repository: {repo.root} (created, existing files committed)")
-    for step in init_steps(app):
-        step()
+    if service().ensure(announce=lambda _m: None):
+        click.echo(f"Built the search index ({len(store().all())} documents)")
     db = get_db()
     if not no_admin and auth.user_count(db) == 0:
         password = secrets.token_urlsafe(12)
@@ -112,9 +111,6 @@ def check_command() -> None:
 @kb.command("reindex")
 def reindex_command() -> None:
     """Rebuild the search index from the content repository (safe while the site runs)."""
-    from app.search import index as search_index
-    from app.search.service import service
-
     svc = service()
     total = len(svc.store.all())
     with click.progressbar(length=total, label="Indexing documents") as bar, \
@@ -129,8 +125,6 @@ def reindex_command() -> None:
               help="Also list documents due within this many days.")
 def due_command(within: int) -> None:
     """Print documents overdue for review (for a cron e-mail); tab-separated."""
-    from app.lifecycle.dashboard import overdue_report
-
     report = overdue_report(within=within)
     for doc, status in report:
         late = f"{-status.days} days overdue" if status.overdue else f"due in {status.days} days"
@@ -145,8 +139,6 @@ def due_command(within: int) -> None:
 def backup_command(dest: str | None) -> None:
     """Write a consistent copy of the database and a git bundle of the content."""
     from pathlib import Path
-
-    from app.cli.backup import run_backup
 
     app = current_app
     target = Path(dest or app.config.get("KB_BACKUP_DIR")
@@ -205,8 +197,6 @@ def _read_password() -> str:
 
 
 def init_app(app: Flask) -> None:
-    from app.cli.history import register
-
     if "log" not in kb.commands:
         register(kb)
     app.cli.add_command(kb)

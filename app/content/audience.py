@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from app.caching.lru import SizedLRU
 
 if TYPE_CHECKING:
-    from app.content.store import Document
+    from app.content.document import Document
 
 # Any indentation: a marker indented into a list item must still hide what follows.
 _OPEN_RE = re.compile(r"^[ \t]*:{3,}[ \t]*internal[ \t]*$", re.I)

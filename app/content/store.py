@@ -15,7 +15,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+from flask import current_app
 
 # Documents and their rules live in ``document``; these names are imported from here too.
 from app.content.document import (  # noqa: F401
@@ -33,9 +34,8 @@ from app.content.document import (  # noqa: F401
     parse,
     split_front_matter,
 )
-
-if TYPE_CHECKING:
-    from app.repo.headmoves import Move
+from app.repo.gitrepo import GitRepo
+from app.repo.headmoves import Move
 
 
 def _identity(st: os.stat_result) -> tuple[int, ...]:
@@ -228,8 +228,6 @@ class ContentStore:
 
 def init_app(app) -> None:
     """Attach the content store (and its git repository) to ``app``."""
-    from app.repo.gitrepo import GitRepo
-
     repo = GitRepo(app.config["KB_CONTENT_DIR"])
     repo.moves.shared = Path(app.config["KB_DATA_DIR"]) / "moves"  # saves tell other workers
     app.extensions["kb_repo"] = repo
@@ -244,12 +242,8 @@ def document_at(section: str, slug: str) -> Document | None:
 
 
 def store() -> ContentStore:
-    from flask import current_app
-
     return current_app.extensions["kb_store"]
 
 
-def repo():
-    from flask import current_app
-
+def repo() -> GitRepo:
     return current_app.extensions["kb_repo"]

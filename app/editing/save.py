@@ -30,6 +30,7 @@ from pathlib import Path
 from flask import current_app
 
 from app.content.store import AUDIENCES, MAX_BYTES, compose, is_safe_slug, parse, repo, store
+from app.history import revisions as history
 from app.locks import exclusive
 from app.repo.gitrepo import RefMoved, is_valid_rev
 from app.repo.headmoves import Commit, Move
@@ -329,8 +330,6 @@ def delete(kind: str, slug: str, *, change: Change) -> str:
 
 def restore(kind: str, slug: str, rev: str, *, change: Change) -> str:
     """Make the text of revision ``rev`` the current version, as a new commit."""
-    from app.history import revisions as history
-
     path = _path(kind, slug)
     _require_message(change)
     target = history.find(history.revisions(path), rev)

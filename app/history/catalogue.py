@@ -12,7 +12,7 @@ from flask import current_app
 from app.clock import today
 from app.content.audience import Viewer, visible
 from app.content.store import Document, store
-from app.history.in_force import InForce, in_force
+from app.history.in_force import InForce, applies, in_force
 
 UNTAGGED = "general"
 
@@ -52,7 +52,7 @@ def _public_versions(docs: list[Document]) -> InForce:
     repo = current_app.extensions["kb_repo"]
     state = current_app.extensions.setdefault("kb_public_versions", _PublicVersions())
     day, head = today(), repo.head()
-    upcoming = [d for d in docs if d.effective is not None and d.effective > day]
+    upcoming = [d for d in docs if not applies(d.effective, day)]
     with state.lock:
         if state.day != day:
             state.entries.clear()

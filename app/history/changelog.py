@@ -18,8 +18,9 @@ from functools import cached_property
 from app.caching.lru import SizedLRU
 from app.clock import today
 from app.content.audience import PUBLIC, project, visible
-from app.content.store import parse, repo, store
+from app.content.store import KINDS, parse, repo, store
 from app.history.diffing import Diff, diff
+from app.history.in_force import applies
 from app.history.revisions import locate, revisions
 from app.repo.gitrepo import LogEntry
 
@@ -49,8 +50,6 @@ class PublicChange:
 
     @property
     def url(self) -> str:
-        from app.content.store import KINDS
-
         return f"/{KINDS[self.kind]}/{self.slug}"
 
     @cached_property
@@ -102,7 +101,7 @@ def _change(entry: LogEntry, kind: str, slug: str, texts) -> PublicChange | None
 def _applies(change: PublicChange) -> bool:
     """An upcoming version (``effective`` after today) is not public until its date: its
     text and title stay out of the changelog and the feed until then."""
-    return change.effective is None or change.effective <= today()
+    return applies(change.effective, today())
 
 
 def _public_now(kind: str, slug: str) -> bool:

@@ -1,13 +1,16 @@
-"""Effective dates for the public search index: which version of each document is in force.
+"""The one rule for "which version of a document is in force for customers on date D".
 
-Customers read the version in force today (``history.in_force``): when the current text of
-a document has an ``effective`` date in the future, the public index must hold the newest
-committed revision that is already in force (or nothing, when none is).  ``history.in_force``
-walks ``git log --follow`` once per document, which costs most of a second on a repository of
-10,000 commits; a full build may meet hundreds of upcoming documents, so here one ``git log``
-of the whole repository (renames detected) gives every upcoming document its revisions, and
-their blobs are read in a few ``cat-file`` batches.  The answer is the same as
-``history.in_force`` (tests compare them).
+A version applies on D when it has no ``effective`` date or one on or before D
+(``applies``).  The version in force is the newest committed revision that applies, and
+none when the document was deleted after it (``first_in_force`` walks revisions newest
+first).  Pages, ``?as_of=``, the changelog, the feed, list pages and the public search index
+all decide with these two functions.
+
+For one document page ``history.revisions.in_force`` walks that document's own
+``git log --follow``; a full index build or a list page may meet hundreds of upcoming
+documents, so ``in_force`` here takes one ``git log`` of the whole repository (renames
+detected) for all of them and reads their blobs in a few ``cat-file`` batches.  Both give the
+same answer (tests compare them).
 
 The result also says when the public index next needs a look without any commit: the
 earliest date on which a version that is not yet in force becomes so.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from app.content.store import Document, parse
 from app.repo.gitlog import raw_changes
@@ -43,6 +47,37 @@ def earliest(a: dt.date | None, b: dt.date | None) -> dt.date | None:
     return b if a is None else a if b is None else min(a, b)
 
 
+def applies(effective: dt.date | None, on: dt.date) -> bool:
+    """True when a version with this ``effective`` date is in force on ``on`` (no date: it
+    applies from its commit)."""
+    return effective is None or effective <= on
+
+
+class Walk(NamedTuple):
+    """Where a newest-first walk through a document's revisions stopped."""
+
+    decided: bool  # False: every version given is upcoming; older revisions may apply
+    index: int | None  # the position of the version in force among those given
+    doc: Document | None  # that version (None: nothing applies, or deleted before)
+    due: dt.date | None  # the earliest upcoming date met on the way
+
+
+def first_in_force(versions: Iterable[tuple[bool, Document | None]], on: dt.date) -> Walk:
+    """Walk ``(deleted, version)`` pairs newest first: the first version that applies on
+    ``on``; a deletion met first means nothing applies (older text is not brought back).
+    A version that could not be read (None) is passed over."""
+    due = None
+    for index, (deleted, doc) in enumerate(versions):
+        if deleted:
+            return Walk(True, None, None, due)
+        if doc is None:
+            continue
+        if applies(doc.effective, on):
+            return Walk(True, index, doc, due)
+        due = earliest(due, doc.effective)
+    return Walk(False, None, None, due)
+
+
 Chains = dict[str, list[tuple[str, str]]]  # path -> (status, blob) of its commits, newest first
 
 
@@ -52,7 +87,7 @@ def in_force(repo: GitRepo, docs: Iterable[Document], on: dt.date,
 
     ``chains`` (from ``revisions``) saves the ``git log`` when asking about several dates.
     """
-    upcoming = {d.path: d for d in docs if d.effective is not None and d.effective > on}
+    upcoming = {d.path: d for d in docs if not applies(d.effective, on)}
     out = InForce()
     if not upcoming:
         return out
@@ -67,24 +102,19 @@ def in_force(repo: GitRepo, docs: Iterable[Document], on: dt.date,
         blobs = repo.read_blobs([b for revs in wanted.values() for _s, b in revs if b])
         for path, revs in wanted.items():
             doc = upcoming[path]
-            found, done = None, not revs
-            for status, blob in revs:
-                if status == "D" or not blob:
-                    done = True  # before a deletion nothing newer applies
-                    break
-                raw = blobs.get(blob)
-                old = parse(raw, kind=doc.kind, slug=doc.slug, path=doc.path) if raw else None
-                if old is not None and (old.effective is None or old.effective <= on):
-                    found, done = old, True
-                    break
-                if old is not None:
-                    out.due = earliest(out.due, old.effective)
-            if done or len(revs) < ROUND:
-                out.versions[path] = found
+            walk = first_in_force(((status == "D" or not blob, _parse(blobs.get(blob), doc))
+                                   for status, blob in revs), on)
+            out.due = earliest(out.due, walk.due)
+            if walk.decided or len(revs) < ROUND:
+                out.versions[path] = walk.doc
                 del pending[path]
             else:
                 pending[path] += ROUND
     return out
+
+
+def _parse(raw: bytes | None, like: Document) -> Document | None:
+    return parse(raw, kind=like.kind, slug=like.slug, path=like.path) if raw else None
 
 
 def revisions(repo: GitRepo, docs: Iterable[Document]) -> Chains:

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from app.caching.lru import SizedLRU
 from app.clock import today
+from app.content.audience import STAFF, project
 from app.content.store import Document, parse, repo, store
+from app.history.in_force import applies, first_in_force
 from app.repo.gitrepo import LogEntry, is_valid_rev
 
 PER_PAGE = 50
@@ -165,16 +167,13 @@ def _documents(revs: list[Revision], kind: str, slug: str) -> dict[str, Document
 
 def _newest_effective(revs: list[Revision], kind: str, slug: str, on: dt.date,
                       ) -> tuple[Revision, Document] | None:
-    """The newest of ``revs`` whose ``effective`` date is on or before ``on``."""
+    """The newest of ``revs`` in force on ``on`` (``first_in_force``), read 64 at a time."""
     for start in range(0, len(revs), 64):
         chunk = revs[start:start + 64]
         docs = _documents(chunk, kind, slug)
-        for rev in chunk:
-            if rev.deleted:
-                return None  # before it was deleted nothing newer applies
-            doc = docs.get(rev.entry.blob)
-            if doc is not None and (doc.effective is None or doc.effective <= on):
-                return rev, doc
+        walk = first_in_force(((rev.deleted, docs.get(rev.entry.blob)) for rev in chunk), on)
+        if walk.decided:
+            return (chunk[walk.index], walk.doc) if walk.doc is not None else None
     return None
 
 
@@ -185,7 +184,7 @@ def in_force(doc: Document, on: dt.date | None = None) -> tuple[Revision | None,
     runs.  Otherwise the answer is cached by (HEAD, path, date).
     """
     on = on or today()
-    if doc.effective is None or doc.effective <= on:
+    if applies(doc.effective, on):
         return None, doc
     git = repo()
     head = git.head()
@@ -268,23 +267,21 @@ def page_version(doc: Document, *, sees_internal: bool, rev: str = "", as_of_arg
         revs = revisions(doc.path)
         target = find(revs, rev)
         old = document_at(target, doc.kind, doc.slug) if target else None
-        if old is None or (not sees_internal and old.effective and old.effective > today()):
+        if old is None or (not sees_internal and not applies(old.effective, today())):
             raise VersionError(404)  # an upcoming version is not public before its date
         return PageVersion(old, target, len(revs))
-    if doc.effective is None or doc.effective <= today():
+    if applies(doc.effective, today()):
         return PageVersion(doc)
-    applies, current = in_force(doc)
+    in_force_rev, current = in_force(doc)
     if sees_internal:
-        return PageVersion(doc, upcoming=True, in_force=applies)
+        return PageVersion(doc, upcoming=True, in_force=in_force_rev)
     if current is None:
         raise VersionError(404)  # nothing of this document applies yet
-    return PageVersion(current, in_force=applies)
+    return PageVersion(current, in_force=in_force_rev)
 
 
 def source_at(rev: Revision | None, kind: str, slug: str, mode: str) -> str:
     """Staff text of a revision for diffs: the whole file, or the body ready to render."""
-    from app.content.audience import STAFF, project
-
     doc = document_at(rev, kind, slug) if rev else None
     if doc is None:
         return ""

@@ -20,6 +20,7 @@ from app.clock import today
 from app.content import synonyms
 from app.content.audience import project_body
 from app.content.store import FRONT_MATTER_RE, Document, store
+from app.editing import save as editing
 from app.lifecycle import clarity
 from app.lifecycle.review import ReviewStatus, add_months, review_status
 from app.repo.gitrepo import Change
@@ -168,8 +169,6 @@ def set_review_by(text: str, day: dt.date) -> str:
 
 def _rewrite(path: str, transform: Callable[[str], str], message: str, username: str) -> str:
     """Commit ``transform(current text)`` of ``path``; refused if the file moved meanwhile."""
-    from app.editing import save as editing
-
     target = Path(store().root) / path
     original = target.read_bytes() if target.is_file() else b""
     new_text = transform(original.decode("utf-8"))

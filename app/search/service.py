@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import click
 from flask import Flask, current_app
 from whoosh import index as windex
 from whoosh import query as Q
@@ -28,6 +27,7 @@ from whoosh.searching import Searcher
 
 from app.caching.lru import SizedLRU
 from app.clock import today
+from app.config import is_maintenance_command
 from app.content.audience import Viewer
 from app.content.store import ContentStore, Document
 from app.history.in_force import in_force, revisions
@@ -298,24 +298,14 @@ def service() -> SearchService:
 
 
 def init_app(app: Flask) -> None:
-    from app.cli import commands as cli
-    from app.config import _is_maintenance_command
-    from app.content.store import store
-
     repo: GitRepo = app.extensions["kb_repo"]
     svc = SearchService(Path(app.config["KB_DATA_DIR"]) / "index", app.extensions["kb_store"],
                         repo, repo.root / "synonyms.yml", today=lambda: _today(app))
     app.extensions["kb_search"] = svc
-    if repo.is_repo() and not _is_maintenance_command():
+    if repo.is_repo() and not is_maintenance_command():
         try:
             with app.app_context():  # the public index needs today's version in force
                 svc.ensure()
         except Exception:  # pages must still be served; search retries on first use
             log.exception("could not build the search index at start-up")
-
-    def init_step() -> None:
-        if svc.ensure(announce=lambda _m: None):
-            click.echo(f"Built the search index ({len(store().all())} documents)")
-
-    cli.init_steps(app).append(init_step)
 
