@@ -5,6 +5,7 @@ from html.parser import HTMLParser
 import pytest
 
 from app.caching import sharedfiles
+from app.caching.lru import SizedLRU
 from app.content import render as render_module
 from app.content.render import (
     ALLOWED_ATTRIBUTES,
@@ -116,7 +117,7 @@ def test_duplicate_headings_get_unique_ids():
 @pytest.fixture
 def shared(app, monkeypatch):
     """A fresh memory tier, as in another worker; the disk tier is the app's."""
-    monkeypatch.setattr(render_module, "_cache", render_module._LRU(16))
+    monkeypatch.setattr(render_module, "_cache", SizedLRU(max_bytes=1 << 20))
     return render_module._shared["root"]
 
 
@@ -124,7 +125,7 @@ def test_another_worker_reads_a_page_rendered_once(shared, monkeypatch):
     text = "# Title\n\n## Refund window\n\nThirty days.\n"
     first = render(text)
     assert list(shared.rglob("*")), "the rendered page was not shared"
-    monkeypatch.setattr(render_module, "_cache", render_module._LRU(16))  # another worker
+    monkeypatch.setattr(render_module, "_cache", SizedLRU(max_bytes=1 << 20))  # another worker
 
     def must_not_render(_text):
         raise AssertionError("rendered again")
@@ -139,7 +140,7 @@ def test_a_damaged_shared_entry_is_rendered_again(shared, monkeypatch):
     for entry in shared.rglob("*"):
         if entry.is_file():
             entry.write_text('{"html": "<script>x</script>", "to')  # cut short
-    monkeypatch.setattr(render_module, "_cache", render_module._LRU(16))
+    monkeypatch.setattr(render_module, "_cache", SizedLRU(max_bytes=1 << 20))
     assert render(text) == expected
 
 

@@ -13,10 +13,10 @@ milliseconds; every gunicorn worker used to pay that for every changed page).
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import re
 import threading
 import unicodedata
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ import nh3
 from markdown.treeprocessors import InlineProcessor
 
 from app.caching import sharedfiles
+from app.caching.lru import SizedLRU
 
 ID_PREFIX = "sec-"
 RENDERER_VERSION = "1"
@@ -168,27 +169,32 @@ def _flatten(tokens, out):
     return out
 
 
-class _LRU(OrderedDict):
-    def __init__(self, size: int):
-        super().__init__()
-        self.size = size
-        self.lock = threading.Lock()
-
-    def get_item(self, key):
-        with self.lock:
-            if key in self:
-                self.move_to_end(key)
-                return self[key]
-        return None
-
-    def put(self, key, value):
-        with self.lock:
-            self[key] = value
-            if len(self) > self.size:
-                self.popitem(last=False)
+def _renderer_digest() -> str:
+    """What the HTML of a text depends on besides the text: this module's version, the
+    Markdown extensions and their settings, the sanitizer's allow-lists and the versions of the
+    packages that do the work.  Part of every render cache key (in memory and on disk), so an
+    upgrade or a sanitizer fix renders every page again instead of serving old HTML."""
+    settings = repr((RENDERER_VERSION, _EXTENSIONS, sorted(
+        (name, sorted((k, getattr(v, "__name__", repr(v))) for k, v in conf.items()))
+        for name, conf in _EXTENSION_CONFIGS.items()),
+        sorted(ALLOWED_TAGS), sorted((k, sorted(v)) for k, v in ALLOWED_ATTRIBUTES.items())))
+    # The module's own source too: the attribute filter and the URL rules are code.
+    source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    versions = [f"{name}={_version(name)}" for name in ("markdown", "pymdown-extensions", "nh3")]
+    return hashlib.sha256("\0".join([settings, source, *versions]).encode()).hexdigest()[:16]
 
 
-_cache = _LRU(2048)
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+RENDERER_DIGEST = _renderer_digest()
+# Rendered pages by sha256(renderer digest, projected Markdown): the text decides the HTML.
+_cache = SizedLRU(max_bytes=32 << 20,
+                  size_of=lambda r: 2 * len(r.html) + sum(len(t) + 40 for *_i, t in r.toc))
 
 
 def without_title(text: str, title: str) -> str:
@@ -202,8 +208,8 @@ def without_title(text: str, title: str) -> str:
 
 def render(text: str) -> Rendered:
     """Render projected Markdown to sanitized HTML (cached by content hash)."""
-    key = hashlib.sha256((RENDERER_VERSION + "\0" + text).encode("utf-8", "replace")).digest()
-    hit = _cache.get_item(key)
+    key = hashlib.sha256((RENDERER_DIGEST + "\0" + text).encode("utf-8", "replace")).digest()
+    hit = _cache.get(key)
     if hit is None:
         hit = _load_shared(key.hex())
         if hit is None:

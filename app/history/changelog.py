@@ -10,8 +10,6 @@ not appear.  Commit messages and authors are staff business; the public sees the
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -57,12 +55,21 @@ class PublicChange:
         return diff(self.old.body if self.old else "", self.new.body, mode="rendered")
 
 
-_lock = threading.Lock()
-_projected = SizedLRU(max_items=16384, max_bytes=64 << 20,
-                      size_of=lambda t: (len(t.body) if t else 0) + 200)
-_results: OrderedDict[tuple, list[PublicChange]] = OrderedDict()
+def _text_size(text: PublicText | None) -> int:
+    return 200 + (len(text.body) + len(text.title) + len(text.summary or "") if text else 0)
+
+
+def _changes_size(changes: list[PublicChange]) -> int:
+    """A change holds its two public texts and, once shown, their diff (about twice again)."""
+    return 100 + sum(300 + 3 * (_text_size(c.new) + _text_size(c.old)) for c in changes)
+
+
+# Public projections by (blob, document); public changes by (what, HEAD, ..., today);
+# bodiless changes by commit (commits never change).
+_projected = SizedLRU(max_bytes=64 << 20, size_of=_text_size)
+_results = SizedLRU(max_bytes=32 << 20, size_of=_changes_size)
 _MISSING = object()
-_by_commit = SizedLRU(max_items=8192, max_bytes=1 << 62, size_of=lambda v: 0)
+_by_commit = SizedLRU(max_bytes=8 << 20, size_of=_changes_size)
 
 
 def _public_texts(items: list[tuple[str, str, str]]) -> dict[tuple[str, str], PublicText | None]:
@@ -110,11 +117,7 @@ def _public_now(kind: str, slug: str) -> bool:
 
 
 def _remember(key: tuple, value: list[PublicChange]) -> list[PublicChange]:
-    with _lock:
-        _results[key] = value
-        while len(_results) > 32:  # entries hold public texts; keep few
-            _results.popitem(last=False)
-    return value
+    return _results.put(key, value)
 
 
 def document_changes(kind: str, slug: str, path: str, limit: int = PER_PAGE

@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 
 from markupsafe import Markup, escape
 
+from app.caching.lru import SizedLRU
 from app.content.render import render
 
 MODES = ("rendered", "source")
@@ -112,17 +113,13 @@ def blocks(text: str) -> list[str]:
     return out
 
 
-_block_text: dict[str, tuple[str, ...]] = {}
+# Reader-visible lines by Markdown block: the block's text and its lines.
+_block_text = SizedLRU(max_bytes=16 << 20, size_of=lambda lines: 2 * sum(map(len, lines)))
 
 
 def _render_block(block: str) -> tuple[str, ...]:
     """Reader-visible lines of one block, cached: only blocks shown in a diff get rendered."""
-    hit = _block_text.get(block)
-    if hit is None:
-        if len(_block_text) > 20000:
-            _block_text.clear()
-        hit = _block_text[block] = tuple(rendered_lines(block))
-    return hit
+    return _block_text.remember(block, lambda: tuple(rendered_lines(block)))
 
 
 def _words(old: str, new: str) -> tuple[Markup, Markup]:

@@ -8,8 +8,6 @@ What a viewer may see of a revision is decided by ``audience`` like any other ou
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from app.caching.lru import SizedLRU
@@ -20,7 +18,6 @@ from app.history.in_force import applies, first_in_force
 from app.repo.gitrepo import LogEntry, is_valid_rev
 
 PER_PAGE = 50
-_MAX_CACHED = 256
 
 
 @dataclass(frozen=True)
@@ -58,22 +55,10 @@ def locate(path: str) -> tuple[str, str] | None:
     return store().locate(path)
 
 
-class _Cache:
-    """Per-process LRU of revision lists, keyed by path and checked against HEAD."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.items: OrderedDict[tuple, tuple[str, list[Revision]]] = OrderedDict()
-        self.misc: OrderedDict[tuple, object] = OrderedDict()
-
-    def put_misc(self, key: tuple, value: object) -> None:
-        with self.lock:
-            self.misc[key] = value
-            if len(self.misc) > 128:  # values may hold whole documents
-                self.misc.popitem(last=False)
-
-
-_cache = _Cache()
+# Revision lists by (repository, path) -> (HEAD, revisions): a few hundred bytes a revision.
+_revision_lists = SizedLRU(max_bytes=16 << 20, size_of=lambda v: 64 + 160 * len(v[1]))
+# Versions in force by (repository, path, date, effective) -> (HEAD, (revision, document)).
+_in_force = SizedLRU(max_bytes=16 << 20)
 
 
 def revisions(path: str) -> list[Revision]:
@@ -85,8 +70,7 @@ def revisions(path: str) -> list[Revision]:
     git = repo()
     head = git.head()
     key = (str(git.root), path)
-    with _cache.lock:
-        cached = _cache.items.get(key)
+    cached = _revision_lists.get(key)
     if cached and cached[0] == head:
         return cached[1]
     entries: list[LogEntry] | None = None
@@ -102,11 +86,7 @@ def revisions(path: str) -> list[Revision]:
         if entries is None:
             entries, old = git.log_file(path), []
         revs = _with_sizes(entries, old)
-    with _cache.lock:
-        _cache.items[key] = (head, revs)
-        _cache.items.move_to_end(key)
-        if len(_cache.items) > _MAX_CACHED:
-            _cache.items.popitem(last=False)
+    _revision_lists.put(key, (head, revs))
     return revs
 
 
@@ -135,7 +115,7 @@ def find(revs: list[Revision], rev: str) -> Revision | None:
     return next((r for r in revs if r.sha.startswith(rev)), None)
 
 
-_parsed = SizedLRU(max_items=4096, max_bytes=64 << 20, size_of=lambda d: len(d.body) + 500)
+_parsed = SizedLRU(max_bytes=64 << 20, size_of=lambda d: len(d.body) + 500)
 
 
 def document_at(rev: Revision, kind: str, slug: str) -> Document | None:
@@ -189,16 +169,16 @@ def in_force(doc: Document, on: dt.date | None = None) -> tuple[Revision | None,
     git = repo()
     head = git.head()
     key = ("in_force", str(git.root), doc.path, on, doc.effective)
-    cached = _cache.misc.get(key)
+    cached = _in_force.get(key)
     if cached is not None and cached[0] != head:
         move = git.moves.between(cached[0], head)
         if move is not None and not move.touches(doc.path):
             cached = (head, cached[1])  # commits elsewhere do not change this answer
-            _cache.put_misc(key, cached)
+            _in_force.put(key, cached)
     if cached is None or cached[0] != head:
         revs = revisions(doc.path)
         cached = (head, _newest_effective(revs, doc.kind, doc.slug, on) or (None, None))
-        _cache.put_misc(key, cached)
+        _in_force.put(key, cached)
     return cached[1]
 
 

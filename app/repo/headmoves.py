@@ -14,12 +14,11 @@ fast-forward (a reset, a force-push): callers then rebuild from scratch.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.caching import sharedfiles
+from app.caching.lru import SizedLRU
 from app.repo.gitcore import GitCommands, GitError, is_valid_rev
 
 _KEPT = 256  # moves remembered per process (one per commit; a few bytes each)
@@ -56,8 +55,9 @@ class HeadMoves:
     def __init__(self, repo: GitCommands):
         self.repo = repo
         self.shared: Path | None = None  # KB_DATA_DIR/moves, set by the app
-        self._lock = threading.Lock()
-        self._moves: OrderedDict[str, Move] = OrderedDict()  # old head -> its move
+        # Old head -> its move (the commits and paths it touched).
+        self._moves = SizedLRU(max_bytes=4 << 20, max_items=_KEPT,
+                               size_of=lambda m: 200 * len(m.commits) + 80 * len(m.paths))
 
     def share(self, move: Move) -> None:
         """Record a move this process made and leave it for the other workers."""
@@ -87,11 +87,7 @@ class HeadMoves:
 
     def record(self, move: Move) -> None:
         """Remember a move this process made itself (a save): no git needed to learn it."""
-        with self._lock:
-            self._moves[move.old] = move
-            self._moves.move_to_end(move.old)
-            while len(self._moves) > _KEPT:
-                self._moves.popitem(last=False)
+        self._moves.put(move.old, move)
 
     def between(self, old: str | None, new: str) -> Move | None:
         """The move from ``old`` to ``new``; None when unknown or not a fast-forward."""
@@ -102,8 +98,7 @@ class HeadMoves:
         chain: list[Move] = []
         at = old
         while at != new and len(chain) < _KEPT:
-            with self._lock:
-                move = self._moves.get(at)
+            move = self._moves.get(at)
             if move is None:
                 move = self._shared_move(at)
                 if move is None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from flask import Flask, has_request_context, request
 
-MAX_URLS = 20_000  # one per document link at most; emptied when full
+from app.caching.lru import SizedLRU
 
 
 def init_app(app: Flask) -> None:
     build = app.url_for
-    built: dict[tuple, str] = {}
+    # URLs by (application root, endpoint, arguments): one per document link at most.
+    built = SizedLRU(max_bytes=4 << 20, size_of=lambda url: 2 * len(url) + 200)
 
     def url_for(endpoint: str, **values) -> str:
         # Relative endpoints depend on the current blueprint and external URLs on the host:
@@ -28,10 +29,7 @@ def init_app(app: Flask) -> None:
             return build(endpoint, **values)
         url = built.get(key)
         if url is None:
-            url = build(endpoint, **values)
-            if len(built) >= MAX_URLS:
-                built.clear()
-            built[key] = url
+            url = built.put(key, build(endpoint, **values))
         return url
 
     app.jinja_env.globals["url_for"] = url_for
