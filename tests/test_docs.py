@@ -1,5 +1,7 @@
-"""Every setting, front matter field, CLI command and URL is documented in the README."""
+"""Every setting, front matter field, CLI command and URL is documented in the README; the
+editor's form fields in docs/editing.md; every cache in docs/architecture.md."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,37 @@ def test_urls_documented(app):
             continue
         documented = rule.rule.replace("<path:slug>", "<slug>").replace("<slug>", "<slug>")
         assert f"`{documented}`" in README or f"`{documented}?" in README, rule.rule
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+APP = Path(__file__).resolve().parent.parent / "app"
+
+
+@pytest.mark.parametrize("name", ["deploying", "editing", "search", "architecture",
+                                  "performance"])
+def test_docs_exist_and_the_readme_points_at_them(name):
+    assert (DOCS / f"{name}.md").is_file()
+    assert f"docs/{name}.md" in README
+
+
+def test_readme_is_short():
+    assert len(README.splitlines()) <= 250
+
+
+def test_every_cache_is_in_the_architecture_table():
+    """Each ``name = SizedLRU(...)`` outside search (which docs/search.md lists) has a row."""
+    table = (DOCS / "architecture.md").read_text()
+    for path in APP.rglob("*.py"):
+        if path.parent.name in {"caching", "search"}:
+            continue
+        module = ".".join(path.relative_to(APP).with_suffix("").parts)
+        for name in re.findall(r"(\w+) = SizedLRU\(", path.read_text()):
+            assert f"`{module}.{name}`" in table or f"(`{name}`)" in table, f"{module}.{name}"
+
+
+def test_editor_form_fields_documented():
+    from app.editing.form import FIELDS
+
+    editing = (DOCS / "editing.md").read_text()
+    for field in FIELDS:
+        assert f"`{field}`" in editing, field
