@@ -1,0 +1,85 @@
+"""Cross-cutting protections: CSRF on every POST, rate limits, and security headers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.accounts import ratelimit_store  # noqa: F401  (registers the sqlite:// limiter storage
+from app.config import ConfigError
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+
+# All scripts and styles are static files, so the policy needs no 'unsafe-inline'.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def login_key() -> str:
+    """Throttle per username *and* address: one attacker cannot lock out a whole team."""
+    username = (request.form.get("username") or "").strip().lower()[:64]
+    return f"login:{get_remote_address()}:{username}"
+
+
+def _headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    # One URL serves customers and staff: caches must key on the cookie, and never keep a
+    # response to a request that carried one (it may hold internal text).
+    response.vary.add("Cookie")
+    if request.cookies or response.headers.get("Set-Cookie"):
+        headers.setdefault("Cache-Control", "private, no-store")
+    if _secure():
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response
+
+
+def _secure() -> bool:
+    from flask import current_app
+
+    return bool(current_app.config.get("KB_SECURE_COOKIES"))
+
+
+def limiter_storage_uri(app: Flask) -> str:
+    """``KB_RATELIMIT_STORAGE``; the bare ``sqlite://`` means a file in the data dir."""
+    uri = str(app.config["KB_RATELIMIT_STORAGE"]).strip()
+    if uri in ("sqlite://", "sqlite:///"):
+        uri = "sqlite://" + str(Path(app.config["KB_DATA_DIR"]) / "ratelimit.sqlite3")
+    return uri
+
+
+def proxy_count(app: Flask) -> int:
+    """How many reverse proxies to trust for X-Forwarded-* (0: none, the default)."""
+    raw = str(app.config.get("KB_PROXY_FIX") or "0").strip().lower()
+    if raw in ("true", "yes", "on"):
+        return 1
+    if raw in ("false", "no", "off"):
+        return 0
+    if not raw.isdigit() or int(raw) > 5:
+        raise ConfigError(f"KB_PROXY_FIX must be the number of proxies (0-5), not {raw!r}")
+    return int(raw)
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+    proxies = proxy_count(app)
+    if proxies:
+        # Behind nginx the client address, scheme and host arrive in X-Forwarded-* headers;
+        # trusting exactly ``proxies`` hops keeps a client from forging its own address
+        # (which would otherwise let it dodge the per-address login limit).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,
+                                x_host=proxies, x_prefix=proxies)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(app))
+    app.config.setdefault("RATELIMIT_ENABLED", app.config.get("RATELIMIT_ENABLED", True))
+    limiter.init_app(app)
+    app.after_request(_headers)

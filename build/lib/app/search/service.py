@@ -1,0 +1,311 @@
+"""Search as a service: per-worker readers kept fresh, cached answers, start-up and CLI.
+
+Freshness: at most every ``CHECK_SECONDS`` a search compares the content repository's HEAD
+(a file read) with the head the index reflects.  When HEAD moved, the worker takes the
+write lock without waiting (a worker holding it is already catching up) and re-indexes the
+files ``git diff --name-status`` names, plus files with uncommitted changes in the work tree
+(pages show the work tree, so search follows it whenever HEAD moves; ``kb reindex`` picks
+up any other uncommitted edit).  All workers together write at most once per
+``UPDATE_EVERY``, so a burst of saves is indexed in one write.  Readers reopen their
+searcher when the state file changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from flask import Flask, current_app
+from whoosh import index as windex
+from whoosh import query as Q
+from whoosh.searching import Searcher
+
+from app.caching.lru import SizedLRU
+from app.clock import today
+from app.config import is_maintenance_command
+from app.content.audience import Viewer
+from app.content.store import ContentStore, Document
+from app.history.in_force import in_force, revisions
+from app.repo.gitrepo import GitError, GitRepo, is_valid_rev
+from app.search import index as si
+from app.search.build import build
+from app.search.query import Parsed, Synonyms, normalise, parse, plan
+from app.search.results import Answer, answer_size, best_records, result
+
+log = logging.getLogger(__name__)
+
+CHECK_SECONDS = 0.3
+# At most one incremental update per this many seconds across all workers: each worker
+# checks on its own clock, so without it every commit of a busy minute meant an index write.
+# Every write makes each worker reopen its readers and compute its answers afresh, so the
+# longer the better, up to the promise that a save is searchable within a second: a worker
+# held back by this gate looks again the moment it opens (``sync``), then writes (~0.1 s).
+UPDATE_EVERY = 0.7
+# A search that finds the index behind HEAD starts the catch-up in a thread of its own and
+# answers from the current index meanwhile, so an agent typing never waits for an index
+# write.  (In-process tests turn this off to commit and search in one breath.)
+CATCH_UP_IN_BACKGROUND = True
+UPDATE_LOCK_TIMEOUT = 10.0
+MAX_LIMIT = 50
+ANSWERS_CACHED = 2000  # per worker; see SearchService._search
+
+
+class SearchService:
+    def __init__(self, root: Path, store: ContentStore, repo: GitRepo, synonyms: Path,
+                 today: Callable[[], dt.date] = dt.date.today):
+        self.root = root
+        self.today = today  # effective dates are compared with this
+        self.store = store
+        self.repo = repo
+        self.synonyms = Synonyms(synonyms)
+        self._local = threading.local()
+        self._checked = 0.0
+        self._check_lock = threading.Lock()
+        self._catching_up: threading.Thread | None = None
+        self._answers = SizedLRU(max_items=ANSWERS_CACHED, max_bytes=32 << 20,
+                                 size_of=answer_size)
+
+    # -- keeping the index current ---------------------------------------------------------
+    def ensure(self, *, announce=log.warning) -> bool:
+        """Build the index when it is missing or unreadable; True when it built."""
+        if si.is_healthy(self.root):
+            return False
+        with si.locked(self.root):
+            if si.is_healthy(self.root):  # another worker built it while we waited
+                return False
+            announce(f"search index at {self.root} is missing or unreadable: rebuilding")
+            self.rebuild_locked()
+        return True
+
+    def rebuild_locked(self, progress=None) -> dict[str, int]:
+        # A fresh scan, so uncommitted edits the app's catalogue has not rescanned yet are
+        # indexed too; files whose size and time did not change reuse the app's parse.
+        fresh = ContentStore(self.store.root)
+        fresh._parsed = dict(self.store._parsed)
+        docs = fresh.all()
+        return build(self.root, docs, self.repo.head(), in_force(self.repo, docs, self.today()),
+                     progress)
+
+    def sync(self) -> None:
+        """Bring the index up to the repository's HEAD and today's date (throttled; cheap
+        when current)."""
+        now = time.monotonic()
+        if now - self._checked < CHECK_SECONDS or not self._check_lock.acquire(blocking=False):
+            return
+        try:
+            self._checked = now
+            state = si.read_state(self.root)
+            head = self.repo.head()
+            if state is None or state.head != head:
+                wait = UPDATE_EVERY - si.written_ago(self.root) if state is not None else 0
+                if wait > 0:
+                    # Commits arriving together are indexed together: look again the
+                    # moment the gate opens rather than a whole CHECK_SECONDS later.
+                    self._checked = now - CHECK_SECONDS + wait
+                    return
+                if CATCH_UP_IN_BACKGROUND and state is not None:
+                    self._start_catch_up(head)
+                    return
+                try:
+                    self._catch_up(head)
+                except si.IndexBusy:
+                    # Another worker is writing (most likely this very change): serve the
+                    # current index rather than hold this request; look again shortly.
+                    self._checked = 0.0
+                    return
+                state = si.read_state(self.root)
+            if state is not None and state.due is not None and state.due <= self.today():
+                self._date_passed()
+        except Exception:  # a stale index is better than a failed search
+            log.exception("search index update failed; serving the previous index")
+        finally:
+            self._check_lock.release()
+
+    def _start_catch_up(self, head: str) -> None:
+        """Catch up in a thread, one at a time per worker (called under the check lock).
+        Not a daemon: a worker stopping gracefully finishes the write it began."""
+        if self._catching_up is not None and self._catching_up.is_alive():
+            return
+        self._catching_up = threading.Thread(target=self._catch_up_quietly, args=(head,),
+                                             name="search-catch-up")
+        self._catching_up.start()
+
+    def _catch_up_quietly(self, head: str) -> None:
+        try:
+            self._catch_up(head)
+        except si.IndexBusy:
+            self._checked = 0.0  # another worker is writing: look again on the next search
+        except Exception:  # a stale index is better than a failed search
+            log.exception("search index update failed; serving the previous index")
+
+    def _catch_up(self, head: str) -> None:
+        # Without waiting: when another worker holds the lock it is bringing the index up
+        # to date, and this one's searches keep using the current index meanwhile.
+        with si.locked(self.root, timeout=0.0):
+            state = si.read_state(self.root)
+            if state is not None and state.head == head:
+                return
+            paths = self._changed(state.head if state else "", head)
+            if paths is not None and state is not None:
+                docs = [d for d in (si._load(self.store, p) for p in paths) if d is not None]
+                try:
+                    # The old due date is kept even when it has passed: the next check
+                    # then brings the other upcoming documents up to date (``_date_passed``).
+                    si.update(self.root, self.store, paths, head,
+                              in_force(self.repo, docs, self.today()), state.due)
+                    log.info("search index: %d file(s) updated to %s", len(paths), head[:12])
+                    return
+                except Exception:  # a damaged index: the full build below replaces it
+                    log.exception("search index: update failed, rebuilding")
+            log.info("search index: full rebuild for %s", head[:12])
+            self.rebuild_locked()
+
+    def _date_passed(self) -> None:
+        """An effective date arrived: documents that were upcoming at the last look get the
+        version now in force in the public index.  No commit is needed; the staff index
+        already holds their current text."""
+        with si.locked(self.root, timeout=UPDATE_LOCK_TIMEOUT):
+            state = si.read_state(self.root)
+            on = self.today()
+            if state is None or state.due is None or state.due > on:
+                return  # another worker did it
+            # Every document upcoming at the last look has an effective date on or after
+            # ``due`` (the earliest of them); the others were in force and stay so.  Of
+            # those, only the ones whose version in force changed since the day before
+            # ``due`` (what the index holds) are written again.
+            docs = [d for d in self.store.all() if d.effective and d.effective >= state.due]
+            chains = revisions(self.repo, docs)
+            held = in_force(self.repo, docs, state.due - dt.timedelta(days=1), chains)
+            dates = in_force(self.repo, docs, on, chains)
+            paths = [d.path for d in docs
+                     if _indexed(held.public_version(d)) != _indexed(dates.public_version(d))]
+            si.update(self.root, self.store, paths, state.head, dates, None,
+                      audiences=("public",))
+            log.info("search index: effective dates reached, %d document(s) updated",
+                     len(paths))
+
+    def _changed(self, old: str, new: str) -> set[str] | None:
+        """Files to re-index between two commits, or None when a full build is needed."""
+        if not (is_valid_rev(old) and is_valid_rev(new)):
+            return None
+        try:
+            diff = self.repo.git("diff", "--name-status", "-z", "--no-renames", old, new, "--")
+            dirty = self.repo.git("status", "--porcelain", "-z", "--no-renames",
+                                  "--untracked-files=all")
+        except GitError:  # the old commit is gone (history rewritten): start afresh
+            return None
+        fields = [f for f in diff.decode("utf-8", "replace").split("\0") if f]
+        paths = set(fields[1::2])
+        paths.update(e[3:] for e in dirty.decode("utf-8", "replace").split("\0") if len(e) > 3)
+        return {p for p in paths if p.endswith(".md")}
+
+    # -- reading ---------------------------------------------------------------------------
+    def searcher(self, name: str) -> Searcher:
+        """This thread's searcher for one audience, reopened when the index changed."""
+        self.sync()
+        state = si.read_state(self.root)
+        cached = getattr(self._local, "searchers", None)
+        if cached is None or cached[0] != state:
+            if cached:
+                for s in cached[1].values():
+                    s.close()
+            self._local.searchers = cached = (state, {})
+        opened = cached[1]
+        if name not in opened:  # opened when first needed: most workers serve one audience
+            opened[name] = windex.open_dir(str(self.root / name)).searcher()
+        return opened[name]
+
+    def search(self, text: str, viewer: Viewer, limit: int = 10) -> Answer:
+        """Search the viewer's index.  A damaged index is rebuilt and the search retried
+        once; if that fails too the answer is empty (and logged), never an error page."""
+        name = "staff" if viewer.sees_internal else "public"
+        for attempt in range(2):
+            try:
+                return self._search(text, name, limit)
+            except si.IndexBusy:
+                log.warning("search index busy; answering with no results")
+                break
+            except Exception:
+                log.exception("search failed (attempt %d)", attempt + 1)
+                self._local.searchers = None  # reopen: files may have changed under us
+                if attempt == 0 and not si.is_healthy(self.root):
+                    self.ensure()
+        return Answer(query=text, audience=name)
+
+    def _search(self, text: str, name: str, limit: int) -> Answer:
+        parsed = parse(text)
+        if parsed.empty:
+            return Answer(query=text, audience=name)
+        self.synonyms.refresh()
+        searcher = self.searcher(name)
+        limit = max(1, min(limit, MAX_LIMIT))
+        # Answers are cached per worker, keyed by what they depend on: the index build
+        # (every write changes it), the audience's index, the query, the synonyms, the
+        # limit.  Agents typing the same words letter by letter share the work.
+        state = self._local.searchers[0]
+        if state is None:  # no complete index: nothing to key an answer on
+            return replace(self._answer(searcher, parsed, name, limit), query=text)
+        key = (state.build, name, normalise(text), parsed.partial, self.synonyms.stamp, limit)
+        cached = self._answers.remember(key, lambda: self._answer(searcher, parsed, name, limit))
+        return replace(cached, query=text)
+
+    def _answer(self, searcher: Searcher, parsed: Parsed, name: str, limit: int) -> Answer:
+        answer = Answer(query="", audience=name)
+        steps = plan(searcher, parsed, self.synonyms)
+        if steps.suggestion:
+            answer.suggestion = " ".join(steps.suggestion)
+        if not steps.clauses and not steps.filters:
+            return answer
+        query = Q.And(steps.clauses + steps.filters) if steps.clauses else Q.And(
+            [Q.Every(), *steps.filters])
+        hits, more = best_records(searcher, query, limit, audience=name)
+        if not hits and len(steps.clauses) > 1:
+            query = Q.And([Q.Or(steps.clauses), *steps.filters])
+            (hits, more), answer.fallback = best_records(searcher, query, limit,
+                                                        audience=name), True
+        groups: dict[str, list[dict]] = {}
+        for hit in hits:
+            groups.setdefault(hit["path"], []).append(hit)
+        # Records are fetched for a few pages of documents: the count is exact up to
+        # those, then "more".
+        answer.count, answer.more = len(groups), more
+        stems = frozenset(steps.stems)
+        answer.results = [result(recs, stems) for recs in list(groups.values())[:limit]]
+        return answer
+
+
+def _indexed(doc: Document | None) -> tuple | None:
+    """What of a version the public index holds (to tell whether it changed)."""
+    if doc is None:
+        return None
+    return (doc.title, doc.summary, doc.body, doc.audience, tuple(doc.tags), doc.effective)
+
+
+def _today(app: Flask) -> dt.date:
+    """The portal's date (``KB_TODAY`` in tests), also outside a request."""
+    with app.app_context():
+        return today()
+
+
+# -- wiring ----------------------------------------------------------------------------------
+def service() -> SearchService:
+    return current_app.extensions["kb_search"]
+
+
+def init_app(app: Flask) -> None:
+    repo: GitRepo = app.extensions["kb_repo"]
+    svc = SearchService(Path(app.config["KB_DATA_DIR"]) / "index", app.extensions["kb_store"],
+                        repo, repo.root / "synonyms.yml", today=lambda: _today(app))
+    app.extensions["kb_search"] = svc
+    if repo.is_repo() and not is_maintenance_command():
+        try:
+            with app.app_context():  # the public index needs today's version in force
+                svc.ensure()
+        except Exception:  # pages must still be served; search retries on first use
+            log.exception("could not build the search index at start-up")
+

@@ -1,0 +1,73 @@
+"""Signing in and out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from app.accounts import sessions
+from app.accounts.auth import verify_password
+from app.accounts.security import limiter, login_key
+from app.db import get_db
+
+bp = Blueprint("account", __name__)
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: ``//evil.example`` and ``https://evil.example`` go home."""
+    if not target:
+        return url_for("public.home")
+    parts = urlsplit(target.replace("\\", "/"))
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("public.home")
+    return target
+
+
+def _login_limit() -> str:
+    return current_app.config["KB_LOGIN_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, key_func=login_key, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = verify_password(form.username.data.strip(), form.password.data)
+        if user is not None:
+            session.clear()  # a fresh session at sign-in: no fixation
+            session[sessions.SESSION_KEY] = sessions.start(get_db(), user.id)
+            login_user(user)
+            return redirect(safe_next(request.args.get("next")))
+        error = "Wrong username or password."
+    return render_template("login.html", form=form, error=error), 401 if error else 200
+
+
+@bp.post("/logout")
+def logout():
+    sessions.end(get_db(), session.get(sessions.SESSION_KEY))
+    logout_user()
+    session.clear()
+    flash("You are signed out.")
+    return redirect(url_for("public.home"))

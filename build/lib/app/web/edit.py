@@ -1,0 +1,132 @@
+"""Editing pages for editors and admins: edit, new, rename, delete, restore, live preview."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.accounts.auth import can
+from app.content.audience import project_body
+from app.content.render import render
+from app.content.store import KINDS, repo, store
+from app.editing import form as editform
+from app.editing import save as editing
+from app.lifecycle import dashboard as lifecycle
+from app.repo.gitrepo import GitError
+
+bp = Blueprint("edit", __name__)
+log = logging.getLogger(__name__)
+KIND_OF = {folder: kind for kind, folder in KINDS.items()}
+
+
+def _guard(kind: str | None = None) -> str:
+    if not can(current_user, "edit"):
+        abort(403 if current_user.is_authenticated else 404)
+    if kind is not None and kind not in KIND_OF:
+        abort(404)
+    return KIND_OF.get(kind or "", "")
+
+
+def _form(fields: dict, *, doc=None, status: int = 200, errors=(), conflict=None):
+    return render_template("edit/form.html", f=fields, doc=doc, errors=errors,
+                           conflict=conflict, kinds=KINDS), status
+
+
+def _submit(kind: str, slug: str, fields: dict, doc, op):
+    """Run a save; on trouble show the form again with the user's text and the reason."""
+    text = editing.compose_form(fields, fields["body"], editform.extra_meta(doc))
+    try:
+        op(text, editform.change(fields, current_user.username))
+    except editing.Conflict as conflict:
+        return _form(editform.after_conflict(fields, conflict), doc=doc, status=409,
+                     conflict=conflict)
+    except editing.Busy as exc:
+        return _form(fields, doc=doc, status=503, errors=exc.errors)
+    except GitError:
+        log.exception("save failed")
+        return _form(fields, doc=doc, status=503, errors=[
+            "The content repository could not record the change; nothing was saved. "
+            "Try again, and tell an administrator if it keeps happening."])
+    except editing.EditError as exc:
+        return _form(fields, doc=doc, status=400, errors=exc.errors)
+    flash("Saved.")
+    return redirect(f"/{KINDS[kind]}/{slug}")
+
+
+@bp.route("/edit/<kind>/<path:slug>", methods=["GET", "POST"])
+def edit(kind: str, slug: str):
+    kind = _guard(kind)
+    doc = store().get(kind, slug) or abort(404)
+    if request.method == "GET":
+        return _form(editform.from_doc(doc, repo().head()), doc=doc)
+    fields = editform.from_request(request.form)
+    return _submit(kind, slug, fields, doc, lambda text, change: editing.save(
+        kind, slug, text, base_rev=fields["base_rev"], change=change))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    _guard()
+    if request.method == "GET":  # ?title= prefills, e.g. from a search nobody could answer
+        fields = editform.blank(repo().head())
+        fields["title"] = " ".join(request.args.get("title", "").split())[:200]
+        if request.args.get("kind") in KINDS:
+            fields["kind"] = request.args["kind"]
+        return _form(fields)
+    fields = editform.from_request(request.form)
+    kind, slug = fields["kind"] if fields["kind"] in KINDS else "policy", fields["slug"].strip()
+    return _submit(kind, slug, fields, None, lambda text, change: editing.create(
+        kind, slug, text, change=change))
+
+
+def _manage(kind: str, slug: str, op, done: str, *, target: str | None = None):
+    """Rename/delete/restore: run ``op``, then show the document's history with the outcome."""
+    kind = _guard(kind)
+    change = editform.change(editform.from_request(request.form), current_user.username)
+    try:
+        op(kind, change)
+    except editing.EditError as exc:
+        flash("Not done: " + " ".join(exc.errors))
+        target = None
+    except GitError:
+        log.exception("%s failed", request.path)
+        flash("Not done: the content repository could not record the change.")
+        target = None
+    else:
+        flash(done)
+    return redirect(url_for("history.revisions", kind=KINDS[kind], slug=target or slug), 303)
+
+
+@bp.post("/rename/<kind>/<path:slug>")
+def rename(kind: str, slug: str):
+    new_slug = request.form.get("new_slug", "").strip()
+    return _manage(kind, slug, lambda k, c: editing.rename(k, slug, new_slug, change=c),
+                   f"Renamed to {new_slug}.", target=new_slug)
+
+
+@bp.post("/delete/<kind>/<path:slug>")
+def delete(kind: str, slug: str):
+    return _manage(kind, slug, lambda k, c: editing.delete(k, slug, change=c),
+                   "Deleted. It stays in the history and can be restored.")
+
+
+@bp.post("/restore/<kind>/<path:slug>")
+def restore(kind: str, slug: str):
+    rev = request.form.get("rev", "")
+    return _manage(kind, slug, lambda k, c: editing.restore(k, slug, rev, change=c),
+                   "Restored as a new version.")
+
+
+@bp.post("/preview")
+def preview():
+    _guard()
+    body = request.form.get("body", "")[:1_000_000]
+    # Same pipeline as the page; internal blocks show as the marked "Agents only" callout.
+    html = render(project_body(body, sees_internal=True)).html
+    public = request.form.get("audience") == "public"
+    findings = lifecycle.clarity_findings(body, public=public)
+    return jsonify(html=html, findings=[
+        {"rule": f.rule, "message": f.message, "hint": f.hint, "excerpt": f.excerpt}
+        for f in findings])
