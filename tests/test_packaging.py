@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,9 +43,14 @@ print(json.dumps({
 
 @pytest.mark.slow
 def test_a_non_editable_install_serves_a_page_and_its_stylesheet(tmp_path):
+    source = tmp_path / "source"  # a copy: the build leaves build/ and egg-info behind
+    for name in ("app", "templates", "static", "content", "seed", "pyproject.toml"):
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
+        copy(ROOT / name, source / name, **({"ignore": shutil.ignore_patterns(
+            "__pycache__")} if (ROOT / name).is_dir() else {}))
     target = tmp_path / "site-packages"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--target", str(target), str(ROOT)],
+                    "--no-build-isolation", "--target", str(target), str(source)],
                    check=True, capture_output=True, timeout=300)
     assert (target / "app" / "bundle" / "templates" / "base.html").is_file()
     assert (target / "app" / "bundle" / "static" / "css" / "site.css").is_file()
