@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from app.repo.changemap import ChangeMap
     from app.repo.headmoves import HeadMoves
 
-REV_RE = re.compile(r"^[0-9a-f]{7,40}$")
+# Full or abbreviated commit and blob ids: 40 hex digits in SHA-1 repositories, 64 in SHA-256.
+REV_RE = re.compile(r"^[0-9a-f]{7,64}$")
 _ENV = {
     "GIT_TERMINAL_PROMPT": "0",
     "GIT_CONFIG_NOSYSTEM": "1",
@@ -295,9 +296,10 @@ class GitRepo:
         try:
             self.git("read-tree", parent, env=env)
             lines = []
+            null = "0" * (64 if self._object_format() == "sha256" else 40)
             for path, blob in changes.items():
                 if blob is None:
-                    lines.append(f"0 {'0' * 40}\t{path}")
+                    lines.append(f"0 {null}\t{path}")
                 else:
                     lines.append(f"100644 {blob}\t{path}")
             self.git("update-index", "--index-info",
