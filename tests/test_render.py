@@ -143,6 +143,28 @@ def test_a_damaged_shared_entry_is_rendered_again(shared, monkeypatch):
     assert render(text) == expected
 
 
+def test_a_tampered_shared_entry_is_not_served(shared, monkeypatch):
+    """Entries are signed with the secret key: well-formed HTML written by someone without
+    the key (or another entry's file copied over this one) is rendered again, not served."""
+    import json
+
+    text = "Plain words about refunds.\n"
+    expected = render(text)
+    other = render("Another page entirely.\n")
+    entries = sorted((p for p in shared.rglob("*") if p.is_file()),
+                     key=lambda p: p.stat().st_mtime_ns)
+    first, second = entries[-2], entries[-1]
+    signature, _, payload = first.read_bytes().partition(b"\n")
+    assert json.loads(payload)["html"] == expected.html
+    forged = json.dumps({"html": "<script>alert(1)</script>", "toc": []}).encode()
+    first.write_bytes(signature + b"\n" + forged)  # the old signature, new content
+    monkeypatch.setattr(render_module, "_cache", render_module._LRU(16))  # another worker
+    assert render(text) == expected and "<script>" not in render(text).html
+    monkeypatch.setattr(render_module, "_cache", render_module._LRU(16))
+    first.write_bytes(second.read_bytes())  # a validly signed entry under another name
+    assert render(text) == expected and render(text) != other
+
+
 def test_old_shared_entries_are_pruned(shared):
     import os
 

@@ -7,7 +7,9 @@ Every ``id`` and in-page ``#link`` gets a prefix so an author cannot clobber the
 ids (``#q``, ``#main``).  Results are cached by a hash of the input: in each worker's
 memory, and on disk under ``KB_DATA_DIR/render/`` so that when a save changes a page, one
 worker renders it and the others read the result (rendering a policy page costs a few
-milliseconds; every gunicorn worker used to pay that for every changed page).
+milliseconds; every gunicorn worker used to pay that for every changed page).  Entries on
+disk are signed with the secret key (``sharedfiles``): one that does not verify is rendered
+again, never served.
 """
 
 from __future__ import annotations
@@ -227,21 +229,22 @@ def _render(text: str) -> Rendered:
 
 # -- the shared tier: rendered pages on disk, for every worker ---------------------------------
 SHARED_DAYS = 2  # entries unused for longer are pruned (re-rendered if ever needed again)
-_shared: dict[str, Path] = {}
+_shared: dict[str, object] = {}
 
 
 def init_app(app) -> None:
     _shared["root"] = Path(app.config["KB_DATA_DIR"]) / "render"
+    _shared["key"] = sharedfiles.signing_key(app.config["SECRET_KEY"], "render cache")
 
 
 def _shared_path(hexkey: str) -> Path | None:
     root = _shared.get("root")
-    return root / hexkey[:2] / hexkey if root else None
+    return root / hexkey[:2] / hexkey if isinstance(root, Path) else None
 
 
 def _load_shared(hexkey: str) -> Rendered | None:
     path = _shared_path(hexkey)
-    data = sharedfiles.read(path) if path is not None else None
+    data = sharedfiles.read(path, key=_shared["key"]) if path is not None else None
     try:
         return Rendered(data["html"], tuple((lvl, i, t) for lvl, i, t in data["toc"]))
     except (KeyError, TypeError, ValueError):  # absent, or damaged: render
@@ -252,4 +255,4 @@ def _store_shared(hexkey: str, result: Rendered) -> None:
     path = _shared_path(hexkey)
     if path is not None:  # a full or read-only disk: pages still render, just not shared
         sharedfiles.write(path, {"html": result.html, "toc": result.toc},
-                          keep_seconds=SHARED_DAYS * 86400)
+                          keep_seconds=SHARED_DAYS * 86400, key=_shared["key"])

@@ -33,6 +33,7 @@ from app.content.document import (  # noqa: F401
     parse,
     split_front_matter,
 )
+from app.caching import sharedfiles
 
 if TYPE_CHECKING:
     from app.repo.headmoves import Move
@@ -232,6 +233,7 @@ def init_app(app) -> None:
 
     repo = GitRepo(app.config["KB_CONTENT_DIR"])
     repo.moves.shared = Path(app.config["KB_DATA_DIR"]) / "moves"  # saves tell other workers
+    repo.moves.key = sharedfiles.signing_key(app.config["SECRET_KEY"], "head moves")
     app.extensions["kb_repo"] = repo
     app.extensions["kb_store"] = ContentStore(repo.root, head=repo.head,
                                               moves=repo.moves.between)
