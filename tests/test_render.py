@@ -9,6 +9,8 @@ from app.content import render as render_module
 from app.content.render import (
     ALLOWED_ATTRIBUTES,
     ALLOWED_TAGS,
+    CLASS_PATTERNS,
+    CLASSES,
     ID_PREFIX,
     render,
     safe_url,
@@ -30,6 +32,10 @@ def assert_safe(html: str) -> None:
     parser = _Collector()
     parser.feed(html)
     for tag, attrs in parser.elements:
+        for name in (attrs.get("class") or "").split():  # the renderer's own classes only
+            assert name in CLASSES.get(tag, ()) or (
+                tag in CLASS_PATTERNS and CLASS_PATTERNS[tag].fullmatch(name)), \
+                f"class {name} on {tag}"
         assert tag in ALLOWED_TAGS, f"tag {tag} escaped the allow-list"
         allowed = ALLOWED_ATTRIBUTES["*"] | ALLOWED_ATTRIBUTES.get(tag, set()) | {"rel"}
         for name, value in attrs.items():
@@ -46,6 +52,22 @@ def test_xss_vectors_are_neutralised(payload):
     html = render(f"Before\n\n{payload}\n\nAfter").html
     assert_safe(html)
     assert "<script" not in html.lower()
+
+
+def test_only_internal_blocks_make_the_agents_only_callout():
+    """``::: internal`` (projected for staff) makes the callout; an author's admonition or
+    raw HTML never does, for staff or customers, and customers never get the spoof's text."""
+    from app.content.audience import project_body
+
+    body = ("Public.\n\n::: internal\nReal note.\n:::\n\n"
+            "!!! agents-only \"Agents only\"\n    Spoofed note.\n\n"
+            "<div class=\"admonition agents-only\">Raw note.</div>\n")
+    staff = render(project_body(body, sees_internal=True)).html
+    public = render(project_body(body, sees_internal=False)).html
+    assert staff.count('class="admonition agents-only"') == 2  # the real one and the spoof,
+    assert "Spoofed note." in staff and "Real note." in staff  # both hidden from customers
+    assert "agents-only" not in public and "Spoofed note." not in public
+    assert "Real note." not in public and "Raw note." in public  # raw HTML: just a box
 
 
 def test_vector_table_is_large_enough():

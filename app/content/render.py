@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 import threading
 import unicodedata
 from collections import OrderedDict
@@ -24,12 +25,13 @@ from pathlib import Path
 
 import markdown
 import nh3
-from markdown.treeprocessors import InlineProcessor
+from markdown.extensions import Extension
+from markdown.treeprocessors import InlineProcessor, Treeprocessor
 
 from app.caching import sharedfiles
 
 ID_PREFIX = "sec-"
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"  # 2: classes restricted to the renderer's own
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "details", "div",
@@ -38,7 +40,7 @@ ALLOWED_TAGS = {
     "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
 }
 ALLOWED_ATTRIBUTES = {
-    "*": {"class", "id", "title"},
+    "*": {"class", "id", "title"},  # ``class``: only the renderer's own (``CLASSES``)
     "a": {"href"},
     "abbr": {"title"},
     "img": {"src", "alt", "width", "height"},
@@ -65,7 +67,39 @@ def safe_url(value: str, *, allow_fragment: bool = True) -> str | None:
     return None
 
 
+# The classes the renderer itself emits, per tag; any other class (an author's raw HTML) is
+# dropped, so text can style itself only as Markdown would.  The "Agents only" callout is
+# not among them: see ``_Callouts``.
+ADMONITION_TYPES = {"attention", "caution", "danger", "error", "hint", "important", "note",
+                    "tip", "warning"}
+CLASSES = {
+    "a": {"headerlink", "footnote-ref", "footnote-backref"},
+    "div": {"admonition", "highlight", "footnote", *ADMONITION_TYPES},
+    "p": {"admonition-title"},
+    "pre": {"highlight"},
+    "ul": {"task-list"},
+    "li": {"task-list-item"},
+}
+CLASS_PATTERNS = {
+    "span": re.compile(r"[a-z]{1,3}[0-9]?"),  # Pygments' token classes in code blocks
+    "code": re.compile(r"language-[A-Za-z0-9_+#.-]{1,40}"),
+}
+AGENTS_ONLY = "agents-only"
+# What the genuine callout carries until sanitizing is done: a per-process secret, so no
+# author can write it.  It becomes ``agents-only`` in the sanitized HTML.
+_CALLOUT_MARK = "kb-callout-" + secrets.token_hex(12)
+
+
+def _classes(tag: str, value: str) -> str | None:
+    allowed, pattern = CLASSES.get(tag, ()), CLASS_PATTERNS.get(tag)
+    kept = [c for c in value.split() if c in allowed or (pattern and pattern.fullmatch(c))
+            or (tag == "div" and c == _CALLOUT_MARK)]
+    return " ".join(kept) or None
+
+
 def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
+    if attr == "class":
+        return _classes(tag, value)
     if attr == "id":
         return value if value.startswith(ID_PREFIX) else ID_PREFIX + value
     if attr == "href":
@@ -92,7 +126,26 @@ _cleaner = nh3.Cleaner(
 
 
 def sanitize(html: str) -> str:
-    return _cleaner.clean(html)
+    return _cleaner.clean(html).replace(_CALLOUT_MARK, AGENTS_ONLY)
+
+
+class _Callouts(Treeprocessor):
+    """Marks the "Agents only" admonitions Markdown made, before raw HTML is put back: an
+    author's ``<div class="admonition agents-only">`` never gets the mark, so sanitizing
+    drops its class.  After projection, such admonitions come only from ``::: internal``
+    (``audience`` hides every ``!!! agents-only`` an author writes)."""
+
+    def run(self, root):
+        for element in root.iter("div"):
+            classes = (element.get("class") or "").split()
+            if "admonition" in classes and AGENTS_ONLY in classes:
+                element.set("class", " ".join(_CALLOUT_MARK if c == AGENTS_ONLY else c
+                                              for c in classes))
+
+
+class _CalloutExtension(Extension):
+    def extendMarkdown(self, md):
+        md.treeprocessors.register(_Callouts(md), "kb_callouts", 1)
 
 
 def slugify(value: str, separator: str = "-") -> str:
@@ -112,7 +165,7 @@ def section_id(heading: str, used: dict[str, int]) -> str:
 
 _EXTENSIONS = [
     "tables", "def_list", "footnotes", "admonition", "sane_lists", "toc",
-    "pymdownx.superfences", "pymdownx.tasklist",
+    "pymdownx.superfences", "pymdownx.tasklist", _CalloutExtension(),
 ]
 _EXTENSION_CONFIGS = {
     "toc": {"permalink": "#", "permalink_title": "Link to this section", "slugify": slugify,
