@@ -130,11 +130,6 @@ class ContentStore:
         """Kind -> folder in the committed tree ('' for a plain handbook)."""
         return self._current().folders
 
-    def path_for(self, kind: str, slug: str) -> Path | None:
-        """The file that would hold (kind, slug), or None when the slug is not allowed."""
-        rel = self.rel_for(kind, slug)
-        return self.root / rel if rel is not None else None
-
     def rel_for(self, kind: str, slug: str) -> str | None:
         """The repository path that would hold (kind, slug), or None when not allowed."""
         return _rel(self.folders(), kind, slug)
