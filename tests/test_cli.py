@@ -16,6 +16,8 @@ def test_kb_check_reports_path_and_line(runner, content_dir):
     (content_dir / "policies" / "open.md").write_text(
         "---\naudience: public\n---\nText\n\n::: internal\nnever closed\n")
     (content_dir / "policies" / "bad name.md").write_text("# x\n")
+    git(content_dir, "add", "-A")
+    git(content_dir, "commit", "-q", "-m", "Problems")
     result = runner.invoke(args=["kb", "check"])
     assert result.exit_code == 1
     lines = result.output.splitlines()
@@ -74,6 +76,8 @@ def test_users_add_rejects_bad_input(runner):
 def test_kb_check_reports_broken_synonyms_and_jargon(runner, content_dir):
     (content_dir / "synonyms.yml").write_text("- [refund, money back\n")
     (content_dir / "jargon.yml").write_text("just: a mapping\n")
+    git(content_dir, "add", "-A")
+    git(content_dir, "commit", "-q", "-m", "Lists")
     result = runner.invoke(args=["kb", "check"])
     assert result.exit_code == 1
     assert any(line.startswith("synonyms.yml:") and "not valid YAML" in line

@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 
 from app.content.store import ContentStore, is_safe_slug, parse
+from tests.conftest import git
 
 
 def test_front_matter_fields():
@@ -74,6 +75,11 @@ def test_slug_allow_list(slug, ok):
     assert is_safe_slug(slug) is ok
 
 
+def _commit_all(root, message="Change"):
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+
+
 def test_store_lists_and_caches(content_dir):
     store = ContentStore(content_dir)
     docs = store.all()
@@ -81,12 +87,15 @@ def test_store_lists_and_caches(content_dir):
                                      "/faq/agents/log-credit"}
     assert store.get("policy", "refunds") is store.get("policy", "refunds")  # cached
     (content_dir / "policies" / "refunds.md").write_text("---\ntitle: New\n---\nx")
-    assert store.get("policy", "refunds").title == "New"  # edits show without restart
+    assert store.get("policy", "refunds").title == "Refunds"  # not committed: not served
+    _commit_all(content_dir)
+    assert store.get("policy", "refunds").title == "New"  # commits show without restart
 
 
 def test_store_refuses_huge_files(content_dir):
     (content_dir / "policies" / "huge.md").write_bytes(b"---\naudience: public\n---\n"
                                                       + b"a" * 5_000_000)
+    _commit_all(content_dir)
     doc = ContentStore(content_dir).get("policy", "huge")
     assert doc.audience == "internal"
     assert "limit" in doc.problems[0].message
@@ -96,7 +105,13 @@ def test_symlink_outside_root_is_not_served(content_dir, tmp_path):
     secret = tmp_path / "outside.md"
     secret.write_text("---\naudience: public\n---\nsecret")
     (content_dir / "policies" / "link.md").symlink_to(secret)
-    assert ContentStore(content_dir).get("policy", "link") is None
+    (content_dir / "policies" / "inside.md").symlink_to("refunds.md")
+    _commit_all(content_dir)
+    store = ContentStore(content_dir)
+    # A committed symlink is a path, never followed, inside the root or out of it.
+    assert store.get("policy", "link") is None and store.get("policy", "inside") is None
+    assert not {"policies/link.md", "policies/inside.md"} & {d.path for d in store.all()}
+    assert {"policies/link.md", "policies/inside.md"} <= set(store.unsafe_files())
 
 
 @pytest.mark.parametrize("swap", ["file", "folder"])
@@ -117,6 +132,8 @@ def test_a_served_file_swapped_for_a_symlink_outside_is_not_served(content_dir, 
     else:
         shutil.rmtree(content_dir / "policies")
         (content_dir / "policies").symlink_to(outside / "policies")
+    assert store.get("policy", "refunds") is not None  # the work tree is not what is served
+    _commit_all(content_dir)
     assert store.get("policy", "refunds") is None
 
 
@@ -125,6 +142,9 @@ def test_plain_handbook_layout(tmp_path):
     (root / "people").mkdir(parents=True)
     (root / "people" / "leave.md").write_text("# Leave\n\nTwenty days.")
     (root / "intro.md").write_text("# Welcome\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "-c", "user.name=x", "-c", "user.email=x@y", "add", "-A")
+    git(root, "-c", "user.name=x", "-c", "user.email=x@y", "commit", "-q", "-m", "Handbook")
     store = ContentStore(root)
     assert sorted(d.url for d in store.all()) == ["/policies/intro", "/policies/people/leave"]
     assert store.get("policy", "people/leave").title == "Leave"

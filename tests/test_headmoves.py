@@ -201,6 +201,24 @@ def test_a_damaged_shared_move_means_asking_git(app, content_dir, counted, damag
     assert "log" in counted and move.paths == {"policies/refunds.md"}
 
 
+def test_an_unsigned_shared_move_means_asking_git(app, content_dir, counted):
+    """A well-formed move file not signed with the secret key is not believed."""
+    import json
+
+    other = other_worker(app)
+    old, new = save_a_line(app, content_dir, "Line.")
+    moves = other.extensions["kb_repo"].moves
+    entry = moves.shared / old
+    signature, _, payload = entry.read_bytes().partition(b"\n")
+    data = json.loads(payload)
+    data["paths"] = []
+    data["commits"][0][3] = []  # "nothing changed": caches would keep the old text
+    entry.write_bytes(signature + b"\n" + json.dumps(data).encode())
+    counted.clear()
+    move = moves.between(old, new)
+    assert "log" in counted and move.paths == {"policies/refunds.md"}
+
+
 def test_a_commit_built_before_the_lock_is_rebuilt_when_head_moved(app, content_dir):
     """Saves build their commit before queueing for the lock; a save that landed meanwhile
     is not overwritten: the check runs again and the commit goes on top of it."""

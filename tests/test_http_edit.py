@@ -244,3 +244,26 @@ def test_editing_a_broken_document_says_so(client, auth, content_dir):
     page = client.get("/edit/policies/refunds").text
     assert "The stored version has problems." in page and "not valid YAML" in page
     assert form_of(page)["body"] == "Body kept.\n"
+
+
+def test_an_agents_only_admonition_is_hidden_and_the_editor_is_warned(app, client, auth,
+                                                                     content_dir):
+    """``!!! agents-only`` looks like the callout but is not the rule: it is hidden from
+    customers anyway, the editor says so (form and after saving), and kb check reports it."""
+    auth.login("editor")
+    fields = form_of(client.get("/edit/policies/refunds").text)
+    fields["body"] += '\n!!! agents-only "Agents only"\n    Spoofed secret note.\n'
+    res = client.post("/edit/policies/refunds", data=fields, follow_redirects=True)
+    assert res.status_code == 200 and "does not hide text" in res.text
+    form = client.get("/edit/policies/refunds").text
+    assert "Check how this text is hidden" in form and "::: internal" in form
+    assert 'class="admonition agents-only"' in client.get("/policies/refunds").text
+    preview = client.post("/preview", data={"body": fields["body"]}).get_json()
+    assert any(f["rule"] == "agents-only" for f in preview["findings"])
+    auth.logout()
+    page = client.get("/policies/refunds").text
+    assert "Spoofed secret note." not in page and "agents-only" not in page
+    result = app.test_cli_runner().invoke(args=["kb", "check"])
+    assert result.exit_code == 1
+    assert any(line.startswith("policies/refunds.md:") and "does not hide text" in line
+               for line in result.output.splitlines())

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import CANARY_BLOCK, CANARY_DOC, CANARY_TITLE, make_repo
+from tests.conftest import CANARY_BLOCK, CANARY_DOC, CANARY_TITLE, git, make_repo
 
 CANARIES = (CANARY_BLOCK, CANARY_DOC, CANARY_TITLE, "Handbook page", "How do I log a credit")
 
@@ -107,6 +107,8 @@ def test_security_headers(client):
 def test_malformed_document_shows_editors_the_problem(client, auth, content_dir):
     (content_dir / "policies" / "broken.md").write_text(
         "---\ntitle: [oops\naudience: public\n---\nBroken body\n")
+    git(content_dir, "add", "-A")
+    git(content_dir, "commit", "-q", "-m", "Broken")
     assert client.get("/policies/broken").status_code == 404
     assert client.get("/").status_code == 200  # the site stays up
     auth.login("editor")
@@ -118,6 +120,8 @@ def test_binary_and_huge_files_keep_the_site_up(client, auth, content_dir):
     (content_dir / "policies" / "binary.md").write_bytes(b"\x00\x01\x02\xff" * 100)
     (content_dir / "policies" / "huge.md").write_bytes(b"---\naudience: public\n---\n"
                                                       + b"word " * 1_100_000)
+    git(content_dir, "add", "-A")
+    git(content_dir, "commit", "-q", "-m", "Odd files")
     assert client.get("/").status_code == 200
     assert client.get("/policies/binary").status_code == 404
     assert client.get("/policies/huge").status_code == 404

@@ -20,7 +20,9 @@ import datetime as dt
 import html
 import itertools
 import json
+import os
 import re
+import subprocess
 import textwrap
 from collections import deque
 from pathlib import Path
@@ -50,13 +52,16 @@ CANARY_DELETED = "leakcanarydeleteddoc"  # in an internal doc that was deleted
 CANARY_LATE_BLOCK = "leakcanarylateblock"  # internal block added in a later commit
 CANARY_UPCOMING = "leakcanaryupcoming"  # public text of a version effective after today
 CANARY_MATERIAL = "leakcanarymaterialmsg"  # message of a material change (editor's commit)
+CANARY_SPOOF = "leakcanaryspoofcallout"  # in an "!!! agents-only" admonition of a public doc
 
 CANARIES = [CANARY_DOC, CANARY_TITLE.split()[0], CANARY_BLOCK, CANARY_SUMMARY, CANARY_TAG,
             CANARY_SLUG, CANARY_OWNER, CANARY_COMMIT, CANARY_FORMER, CANARY_TURNED,
-            CANARY_DELETED, CANARY_LATE_BLOCK, CANARY_UPCOMING, CANARY_MATERIAL]
+            CANARY_DELETED, CANARY_LATE_BLOCK, CANARY_UPCOMING, CANARY_MATERIAL, CANARY_SPOOF]
 
 TODAY = dt.date.today()  # KB_TODAY of the fixture app; commits are made today
 UPCOMING = TODAY + dt.timedelta(days=30)  # effective date of the upcoming shipping version
+INTERNAL_ONLY_DAY = TODAY - dt.timedelta(days=3)  # date of a commit of internal text only
+INTERNAL_ONLY_MESSAGE = "Returns: internal wording only"
 
 # One line per URL shape a feature serves (the README's URL table); see the module docstring.
 PROBES = [
@@ -220,6 +225,20 @@ def leak_app(tmp_path):
     _write(root, "policies/refunds.md", (root / "policies/refunds.md").read_text()
            .replace("We refund most orders.", "We refund almost every order."))
     git(root, "commit", "-qam", f"Refunds wording ({CANARY_MATERIAL})\n\nMaterial: yes")
+    # A public page faking the "Agents only" callout: the admonition hides its text, and
+    # raw HTML gets no callout class.
+    _write(root, "policies/warranty.md", (root / "policies/warranty.md").read_text()
+           + f'\n!!! agents-only "Agents only"\n    Spoofed: {CANARY_SPOOF} approvals.\n\n'
+           '<div class="admonition agents-only"><p>Raw box.</p></div>\n')
+    git(root, "commit", "-qam", "Warranty: a note for agents")
+    # The newest commit changes only internal text (on a date no other commit has): the
+    # page's printed "version as of" line must not name it.
+    _write(root, "policies/returns.md", (root / "policies/returns.md").read_text()
+           .replace("Waive the fee", "Waive the handling fee"))
+    stamp = f"{INTERNAL_ONLY_DAY.isoformat()}T12:00:00+00:00"
+    subprocess.run(["git", "-C", str(root), "commit", "-qam", INTERNAL_ONLY_MESSAGE],
+                   check=True, env={**os.environ, "GIT_AUTHOR_DATE": stamp,
+                                    "GIT_COMMITTER_DATE": stamp})
     app = create_app({
         "TESTING": True, "SECRET_KEY": "leak-test-key-0123456789",
         "KB_DATA_DIR": str(tmp_path / "data"), "KB_CONTENT_DIR": str(root),
@@ -309,7 +328,7 @@ def links(base: str, body: str) -> list[str]:
     return out
 
 
-def canaries_in(text: str, echoes: list[str] = ()) -> list[str]:
+def canaries_in(text: str, echoes: list[str] = (), extra: list[str] = ()) -> list[str]:
     """Canaries in ``text``, also when percent-encoded or written as HTML entities.
 
     A page may echo its own request (the sign-in link's ``next=``, a search box's value):
@@ -326,7 +345,18 @@ def canaries_in(text: str, echoes: list[str] = ()) -> list[str]:
             # suggestion written in the document's own case is still caught.
             haystack = re.sub(r"(?<!\w)" + re.escape(echo) + r"(?!\w)", "", haystack)
     haystack = haystack.lower()
-    return [c for c in CANARIES if c.lower() in haystack]
+    return [c for c in [*CANARIES, *extra] if c.lower() in haystack]
+
+
+def internal_only_marks(root: Path) -> list[str]:
+    """What would name the internal-only commit: its id (as pages abbreviate it) and the
+    printed line with its date."""
+    sha = git(root, "log", "-1", "--format=%H", f"--grep={INTERNAL_ONLY_MESSAGE}").strip()
+    assert sha
+    return [sha, sha[:7], sha[:8], sha[:12], f"version as of {INTERNAL_ONLY_DAY.isoformat()}"]
+
+
+_CALLOUT_RE = re.compile(r"""class\s*=\s*["'][^"']*\bagents-only\b""")
 
 
 def request_echoes(url: str, form: dict | None = None) -> list[str]:
@@ -337,8 +367,10 @@ def request_echoes(url: str, form: dict | None = None) -> list[str]:
 
 
 def crawl(client, seeds: list[str], posts: list[str] = (), *, follow: bool = True,
-          form_posts: list[tuple[str, dict]] = (), staff_404: bool = False) -> dict[str, int]:
-    """Fetch ``seeds`` and everything they link to; fail on a canary or a 5xx.
+          form_posts: list[tuple[str, dict]] = (), staff_404: bool = False,
+          extra: list[str] = ()) -> dict[str, int]:
+    """Fetch ``seeds`` and everything they link to; fail on a canary (or one of ``extra``),
+    an "Agents only" callout in a customer's page, or a 5xx.
 
     ``form_posts`` are (url, form) POSTs sent with this client's CSRF token.  ``staff_404``:
     a 404 page may name the document (staff previewing an internal page are told why it is
@@ -355,7 +387,9 @@ def crawl(client, seeds: list[str], posts: list[str] = (), *, follow: bool = Tru
         seen[url] = res.status_code
         body = res.get_data(as_text=True)
         headers = "\n".join(f"{k}: {v}" for k, v in res.headers.items())
-        found = canaries_in(body + "\n" + headers, request_echoes(url))
+        found = canaries_in(body + "\n" + headers, request_echoes(url), extra)
+        if res.mimetype == "text/html" and _CALLOUT_RE.search(body):
+            found.append("agents-only callout")
         if found and not (staff_404 and res.status_code == 404):
             leaks.append((url, res.status_code, found))
         assert res.status_code < 500, f"{url} answered {res.status_code}"
@@ -376,7 +410,7 @@ def crawl(client, seeds: list[str], posts: list[str] = (), *, follow: bool = Tru
         assert res.status_code < 500, f"POST {url} answered {res.status_code}"
         body = res.get_data(as_text=True)
         headers = "\n".join(f"{k}: {v}" for k, v in res.headers.items())
-        found = canaries_in(body + "\n" + headers, echoes)
+        found = canaries_in(body + "\n" + headers, echoes, extra)
         if found:
             leaks.append(("POST " + url, res.status_code, found))
     for url in posts:
@@ -427,11 +461,17 @@ def test_staff_do_see_the_canaries(leak_app):
     pages = "".join(client.get(u).get_data(as_text=True) for u in (
         "/", "/policies/escalation", "/policies/refunds", f"/policies/{CANARY_SLUG}",
         "/policies/loyalty", "/policies/returns", "/policies/shipping",
-        f"/history/policies/{CANARY_SLUG}", "/history/policies/refunds"))
+        f"/history/policies/{CANARY_SLUG}", "/history/policies/refunds", "/policies/warranty"))
     for canary in (CANARY_DOC, CANARY_BLOCK, CANARY_TITLE.split()[0], CANARY_SUMMARY,
                    CANARY_TAG, CANARY_SLUG, CANARY_OWNER, CANARY_TURNED, CANARY_LATE_BLOCK,
-                   CANARY_UPCOMING, CANARY_COMMIT, CANARY_MATERIAL):
+                   CANARY_UPCOMING, CANARY_COMMIT, CANARY_MATERIAL, CANARY_SPOOF):
         assert canary.lower() in pages.lower(), canary
+    # Staff see the spoofed block as internal (the real callout), and the newest commit.
+    warranty = client.get("/policies/warranty").get_data(as_text=True)
+    assert 'class="admonition agents-only"' in warranty and "Raw box." in warranty
+    root = Path(leak_app.config["KB_CONTENT_DIR"])
+    sha = internal_only_marks(root)[0]
+    assert f"({sha[:8]})" in client.get("/policies/returns").get_data(as_text=True)
     # The upcoming version is staff-only news: agents are told when it applies.
     assert "Changes take effect on" in client.get("/policies/shipping").get_data(as_text=True)
     root = Path(leak_app.config["KB_CONTENT_DIR"])
@@ -453,7 +493,7 @@ def test_no_canary_reachable_anonymously(leak_app):
     root = Path(leak_app.config["KB_CONTENT_DIR"])
     seeds = ["/", "/sitemap.xml", "/robots.txt", "/login", "/no-such-page", *probe_urls(root)]
     seen = crawl(client, seeds, posts=["/login", "/logout", "/policies/escalation"],
-                 form_posts=post_probes(root))
+                 form_posts=post_probes(root), extra=internal_only_marks(root))
     # The crawl really covered the site: public pages, static files, and the probes.
     assert seen["/policies/refunds"] == 200 and seen["/policies/warranty"] == 200
     assert seen["/policies/shipping"] == 200 and seen["/changes"] == 200
@@ -476,7 +516,8 @@ def test_staff_as_customer_crawl_shows_no_canary(leak_app):
     staff = leak_app.test_client()
     sign_in(staff)
     root = Path(leak_app.config["KB_CONTENT_DIR"])
-    seen = crawl(staff, probe_urls(root, CUSTOMER_PROBES), follow=False, staff_404=True)
+    seen = crawl(staff, probe_urls(root, CUSTOMER_PROBES), follow=False, staff_404=True,
+                 extra=internal_only_marks(root))
     assert seen["/policies/refunds?as=customer"] == 200
     assert seen["/policies/shipping?as=customer"] == 200
     assert seen["/policies/escalation?as=customer"] == 404
@@ -498,3 +539,24 @@ def test_staff_view_as_customer_shows_only_the_public_projection(leak_app):
         assert article.search(preview).group(1) == article.search(public).group(1), url
     for url in ("/policies/escalation", "/policies/loyalty", f"/policies/{CANARY_SLUG}"):
         assert staff.get(url + "?as=customer").status_code == 404
+
+
+def test_the_print_line_names_the_last_change_customers_can_see(leak_app):
+    """A page's printed "version as of DATE (commit)" line: customers get the last commit
+    that changed the public projection, never a newer one that changed only internal text
+    (nor one that only added an internal block); staff get the file's last commit."""
+    root = Path(leak_app.config["KB_CONTENT_DIR"])
+    internal = internal_only_marks(root)[0]
+    created = git(root, "log", "--reverse", "--format=%H", "--", "policies/returns.md").split()[0]
+    line = re.compile(r"version as of (\d{4}-\d\d-\d\d) \(([0-9a-f]{8})\)")
+    public = line.search(leak_app.test_client().get("/policies/returns").get_data(as_text=True))
+    assert public.group(2) == created[:8] and public.group(1) != INTERNAL_ONLY_DAY.isoformat()
+    staff = leak_app.test_client()
+    sign_in(staff)
+    assert line.search(staff.get("/policies/returns").get_data(as_text=True)).groups() == (
+        INTERNAL_ONLY_DAY.isoformat(), internal[:8])
+    preview = staff.get("/policies/returns?as=customer").get_data(as_text=True)
+    assert line.search(preview).group(2) == created[:8]
+    old = leak_app.test_client().get(f"/policies/returns?rev={internal}").get_data(as_text=True)
+    assert line.search(old).group(2) == created[:8]
+    assert INTERNAL_ONLY_DAY.strftime("%-d %B %Y") not in old

@@ -10,6 +10,8 @@ from app.content import render as render_module
 from app.content.render import (
     ALLOWED_ATTRIBUTES,
     ALLOWED_TAGS,
+    CLASS_PATTERNS,
+    CLASSES,
     ID_PREFIX,
     render,
     safe_url,
@@ -31,6 +33,10 @@ def assert_safe(html: str) -> None:
     parser = _Collector()
     parser.feed(html)
     for tag, attrs in parser.elements:
+        for name in (attrs.get("class") or "").split():  # the renderer's own classes only
+            assert name in CLASSES.get(tag, ()) or (
+                tag in CLASS_PATTERNS and CLASS_PATTERNS[tag].fullmatch(name)), \
+                f"class {name} on {tag}"
         assert tag in ALLOWED_TAGS, f"tag {tag} escaped the allow-list"
         allowed = ALLOWED_ATTRIBUTES["*"] | ALLOWED_ATTRIBUTES.get(tag, set()) | {"rel"}
         for name, value in attrs.items():
@@ -47,6 +53,22 @@ def test_xss_vectors_are_neutralised(payload):
     html = render(f"Before\n\n{payload}\n\nAfter").html
     assert_safe(html)
     assert "<script" not in html.lower()
+
+
+def test_only_internal_blocks_make_the_agents_only_callout():
+    """``::: internal`` (projected for staff) makes the callout; an author's admonition or
+    raw HTML never does, for staff or customers, and customers never get the spoof's text."""
+    from app.content.audience import project_body
+
+    body = ("Public.\n\n::: internal\nReal note.\n:::\n\n"
+            "!!! agents-only \"Agents only\"\n    Spoofed note.\n\n"
+            "<div class=\"admonition agents-only\">Raw note.</div>\n")
+    staff = render(project_body(body, sees_internal=True)).html
+    public = render(project_body(body, sees_internal=False)).html
+    assert staff.count('class="admonition agents-only"') == 2  # the real one and the spoof,
+    assert "Spoofed note." in staff and "Real note." in staff  # both hidden from customers
+    assert "agents-only" not in public and "Spoofed note." not in public
+    assert "Real note." not in public and "Raw note." in public  # raw HTML: just a box
 
 
 def test_vector_table_is_large_enough():
@@ -142,6 +164,28 @@ def test_a_damaged_shared_entry_is_rendered_again(shared, monkeypatch):
             entry.write_text('{"html": "<script>x</script>", "to')  # cut short
     monkeypatch.setattr(render_module, "_cache", SizedLRU(max_bytes=1 << 20))
     assert render(text) == expected
+
+
+def test_a_tampered_shared_entry_is_not_served(shared, monkeypatch):
+    """Entries are signed with the secret key: well-formed HTML written by someone without
+    the key (or another entry's file copied over this one) is rendered again, not served."""
+    import json
+
+    text = "Plain words about refunds.\n"
+    expected = render(text)
+    other = render("Another page entirely.\n")
+    entries = sorted((p for p in shared.rglob("*") if p.is_file()),
+                     key=lambda p: p.stat().st_mtime_ns)
+    first, second = entries[-2], entries[-1]
+    signature, _, payload = first.read_bytes().partition(b"\n")
+    assert json.loads(payload)["html"] == expected.html
+    forged = json.dumps({"html": "<script>alert(1)</script>", "toc": []}).encode()
+    first.write_bytes(signature + b"\n" + forged)  # the old signature, new content
+    monkeypatch.setattr(render_module, "_cache", render_module._LRU(16))  # another worker
+    assert render(text) == expected and "<script>" not in render(text).html
+    monkeypatch.setattr(render_module, "_cache", render_module._LRU(16))
+    first.write_bytes(second.read_bytes())  # a validly signed entry under another name
+    assert render(text) == expected and render(text) != other
 
 
 def test_old_shared_entries_are_pruned(shared):

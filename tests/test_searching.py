@@ -367,11 +367,16 @@ def test_an_index_without_record_digests_is_rebuilt_on_update(app, content_dir, 
     assert "digest" in windex.open_dir(str(root / "public")).schema
 
 
-def test_uncommitted_edits_join_at_the_next_commit(app, content_dir):
+def test_uncommitted_edits_are_not_indexed_until_committed(app, content_dir):
     (content_dir / "faq/track-order.md").write_text(
         "---\naudience: public\ntitle: Track\n---\nwombat tracking\n")
-    assert find(app, "wombat").count == 0  # HEAD did not move: the index is unchanged
-    commit(content_dir, {"faq/other.md": "---\naudience: public\n---\nother\n"})
+    assert find(app, "wombat").count == 0
+    (content_dir / "faq/other.md").write_text("---\naudience: public\n---\nother\n")
+    git(content_dir, "add", "faq/other.md")
+    git(content_dir, "commit", "-q", "-m", "Elsewhere")  # HEAD moves; the edit stays out
+    assert urls(find(app, "other")) == ["/faq/other"]
+    assert find(app, "wombat").count == 0
+    commit(content_dir, {})  # git add -A: now the edit is committed
     assert urls(find(app, "wombat")) == ["/faq/track-order"]
 
 

@@ -108,6 +108,14 @@ VECTORS = [
     "```\"><img src=x onerror=alert(1)>\nx\n```",
     "- [x] <img src=x onerror=alert(1)>",
     "*[HTML]: <img src=x onerror=alert(1)>\n\nHTML",
+    # --- the "Agents only" callout faked in raw HTML (only ``::: internal`` makes it)
+    "<div class=\"admonition agents-only\"><p class=\"admonition-title\">Agents only</p>"
+    "Fake internal note</div>",
+    "<p class='agents-only'>x</p>",
+    "<div class=\"agents&#45;only admonition\">entity-encoded class</div>",
+    "<div class=\"admonition\nagents-only\">newline between classes</div>",
+    "<div class=\"kb-callout-0123456789abcdef01234567 admonition\">guessed mark</div>",
+    "<span class=\"admonition-title headerlink site-header\">classes of other tags</span>",
 ]
 
 

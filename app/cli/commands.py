@@ -73,24 +73,26 @@ def check_problems() -> list[Problem]:
         problems.extend(doc.problems)
         for line, message in split_blocks(doc.body)[1]:
             problems.append(Problem(doc.path, doc.body_start + line - 1, message))
-    problems.extend(_list_file_problems(st.root / "synonyms.yml", "[word, word, ...] groups"))
-    problems.extend(_list_file_problems(st.root / "jargon.yml", "{term: ..., hint: ...} entries"))
+    problems.extend(_list_file_problems("synonyms.yml", st.committed("synonyms.yml"),
+                                        "[word, word, ...] groups"))
+    problems.extend(_list_file_problems("jargon.yml", st.committed("jargon.yml"),
+                                        "{term: ..., hint: ...} entries"))
     return sorted(problems, key=lambda p: (p.path, p.line or 0))
 
 
-def _list_file_problems(path, what: str) -> list[Problem]:
+def _list_file_problems(name: str, text: bytes | None, what: str) -> list[Problem]:
     """The owner-edited YAML lists (synonyms, jargon) must parse, or they are ignored."""
-    if not path.is_file():
+    if text is None:
         return []
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(text.decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
-        return [Problem(path.name, mark.line + 1 if mark else None,
+        return [Problem(name, mark.line + 1 if mark else None,
                         f"not valid YAML ({getattr(exc, 'problem', None) or exc}); ignored")]
     if data is not None and not isinstance(data, list):
-        return [Problem(path.name, 1, f"must be a list of {what}; ignored")]
-    return [Problem(path.name, None, f"entry {number} is not one of the {what}; skipped")
+        return [Problem(name, 1, f"must be a list of {what}; ignored")]
+    return [Problem(name, None, f"entry {number} is not one of the {what}; skipped")
             for number, entry in enumerate(data or [], start=1)
             if not isinstance(entry, list | dict)]
 
@@ -101,6 +103,9 @@ def check_command() -> None:
     problems = check_problems()
     for problem in problems:
         click.echo(str(problem))
+    # Served is what is committed: an edit left in the work tree is not published.
+    for path in store().uncommitted():
+        click.echo(f"{path}: uncommitted change, not served until committed")
     total = len(store().all())
     if problems:
         click.echo(f"{len(problems)} problem(s) in {total} documents.", err=True)

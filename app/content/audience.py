@@ -21,7 +21,12 @@ if TYPE_CHECKING:
 _OPEN_RE = re.compile(r"^[ \t]*:{3,}[ \t]*internal[ \t]*$", re.I)
 _CLOSE_RE = re.compile(r"^[ \t]*:{3,}[ \t]*$")
 _ANY_FENCE_RE = re.compile(r"^[ \t]*(`{3,}|~{3,})")  # any indent: fences in list items too
+# The admonition that looks like the "Agents only" callout, written by an author: only
+# ``::: internal`` hides text, so this one is hidden too (and reported), never published.
+_SPOOF_RE = re.compile(r"^([ \t]*)!!![ \t]*(?:[\w-]+[ \t]+)*agents-only(?![\w-])", re.I)
 AGENTS_ONLY_TITLE = "Agents only"
+SPOOF_MESSAGE = ("'!!! agents-only' does not hide text: only '::: internal' ... ':::' does. "
+                 "This block is treated as internal")
 PUBLIC_FIELDS = ("title", "summary", "audience", "tags", "effective")
 
 
@@ -58,7 +63,10 @@ def split_blocks(body: str) -> tuple[list[Block], list[tuple[int, str]]]:
       and a renderer could disagree, and such a disagreement must never publish a secret;
     * inside an internal block, a ``:::`` within fenced code does not close the block (the
       block may show syntax examples), and a fence that never closes keeps the rest internal;
-    * an unclosed internal block runs to the end of the document.
+    * an unclosed internal block runs to the end of the document;
+    * an ``!!! agents-only`` admonition (the look of the callout, not the rule) is an
+      internal block too: it and every following line that is blank or indented deeper
+      than it, reported as a problem.
     """
     blocks: list[Block] = []
     problems: list[tuple[int, str]] = []
@@ -67,11 +75,22 @@ def split_blocks(body: str) -> tuple[list[Block], list[tuple[int, str]]]:
     start = 1
     opened_at = 0
     fence: str | None = None  # only tracked inside internal blocks
+    spoof: int | None = None  # indentation of an "!!! agents-only" line being hidden
     for number, line in enumerate(body.splitlines(), start=1):
+        if spoof is not None:
+            if not line.strip() or _indent(line) > spoof:
+                current.append(line)
+                continue
+            blocks.append(Block(True, _dedent(current), start))
+            current, start, spoof = [], number, None
         if not internal:
             if _OPEN_RE.match(line):
                 blocks.append(Block(False, tuple(current), start))
                 current, internal, start, opened_at, fence = [], True, number + 1, number, None
+            elif match := _SPOOF_RE.match(line):
+                blocks.append(Block(False, tuple(current), start))
+                current, start, spoof = [], number + 1, _indent(match.group(1))
+                problems.append((number, SPOOF_MESSAGE))
             else:
                 current.append(line)
             continue
@@ -90,8 +109,21 @@ def split_blocks(body: str) -> tuple[list[Block], list[tuple[int, str]]]:
     if internal:
         problems.append((opened_at, "'::: internal' is never closed with ':::'; "
                                     "the rest of the document is treated as internal"))
-    blocks.append(Block(internal, tuple(current), start))
+    if spoof is not None:
+        blocks.append(Block(True, _dedent(current), start))
+    else:
+        blocks.append(Block(internal, tuple(current), start))
     return [b for b in blocks if b.lines or b.internal], problems
+
+
+def _indent(text: str) -> int:
+    return len(text.expandtabs(4)) - len(text.expandtabs(4).lstrip(" \t"))
+
+
+def _dedent(lines: list[str]) -> tuple[str, ...]:
+    """The body of a hidden admonition, moved left so that it reads as it was meant."""
+    width = min((_indent(line) for line in lines if line.strip()), default=0)
+    return tuple(line.expandtabs(4)[width:] if line.strip() else "" for line in lines)
 
 
 # Projected bodies by (audience, body), per worker; see ``project_body``.
@@ -150,6 +182,12 @@ def project_text(text: str, *, audience: str, viewer: Viewer) -> str | None:
     if not viewer.sees_internal and audience != "public":
         return None
     return project_body(text, sees_internal=viewer.sees_internal)
+
+
+def callout_warnings(body: str) -> list[str]:
+    """What the editor says about ``!!! agents-only`` admonitions in ``body`` (by line)."""
+    return [f"Line {line}: {message}." for line, message in split_blocks(body)[1]
+            if message == SPOOF_MESSAGE]
 
 
 def has_internal_blocks(body: str) -> bool:

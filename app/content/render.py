@@ -7,7 +7,9 @@ Every ``id`` and in-page ``#link`` gets a prefix so an author cannot clobber the
 ids (``#q``, ``#main``).  Results are cached by a hash of the input: in each worker's
 memory, and on disk under ``KB_DATA_DIR/render/`` so that when a save changes a page, one
 worker renders it and the others read the result (rendering a policy page costs a few
-milliseconds; every gunicorn worker used to pay that for every changed page).
+milliseconds; every gunicorn worker used to pay that for every changed page).  Entries on
+disk are signed with the secret key (``sharedfiles``): one that does not verify is rendered
+again, never served.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import re
+import secrets
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -22,13 +25,14 @@ from pathlib import Path
 
 import markdown
 import nh3
-from markdown.treeprocessors import InlineProcessor
+from markdown.extensions import Extension
+from markdown.treeprocessors import InlineProcessor, Treeprocessor
 
 from app.caching import sharedfiles
 from app.caching.lru import SizedLRU
 
 ID_PREFIX = "sec-"
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"  # 2: classes restricted to the renderer's own
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "details", "div",
@@ -37,7 +41,7 @@ ALLOWED_TAGS = {
     "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
 }
 ALLOWED_ATTRIBUTES = {
-    "*": {"class", "id", "title"},
+    "*": {"class", "id", "title"},  # ``class``: only the renderer's own (``CLASSES``)
     "a": {"href"},
     "abbr": {"title"},
     "img": {"src", "alt", "width", "height"},
@@ -64,7 +68,39 @@ def safe_url(value: str, *, allow_fragment: bool = True) -> str | None:
     return None
 
 
+# The classes the renderer itself emits, per tag; any other class (an author's raw HTML) is
+# dropped, so text can style itself only as Markdown would.  The "Agents only" callout is
+# not among them: see ``_Callouts``.
+ADMONITION_TYPES = {"attention", "caution", "danger", "error", "hint", "important", "note",
+                    "tip", "warning"}
+CLASSES = {
+    "a": {"headerlink", "footnote-ref", "footnote-backref"},
+    "div": {"admonition", "highlight", "footnote", *ADMONITION_TYPES},
+    "p": {"admonition-title"},
+    "pre": {"highlight"},
+    "ul": {"task-list"},
+    "li": {"task-list-item"},
+}
+CLASS_PATTERNS = {
+    "span": re.compile(r"[a-z]{1,3}[0-9]?"),  # Pygments' token classes in code blocks
+    "code": re.compile(r"language-[A-Za-z0-9_+#.-]{1,40}"),
+}
+AGENTS_ONLY = "agents-only"
+# What the genuine callout carries until sanitizing is done: a per-process secret, so no
+# author can write it.  It becomes ``agents-only`` in the sanitized HTML.
+_CALLOUT_MARK = "kb-callout-" + secrets.token_hex(12)
+
+
+def _classes(tag: str, value: str) -> str | None:
+    allowed, pattern = CLASSES.get(tag, ()), CLASS_PATTERNS.get(tag)
+    kept = [c for c in value.split() if c in allowed or (pattern and pattern.fullmatch(c))
+            or (tag == "div" and c == _CALLOUT_MARK)]
+    return " ".join(kept) or None
+
+
 def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
+    if attr == "class":
+        return _classes(tag, value)
     if attr == "id":
         return value if value.startswith(ID_PREFIX) else ID_PREFIX + value
     if attr == "href":
@@ -91,7 +127,26 @@ _cleaner = nh3.Cleaner(
 
 
 def sanitize(html: str) -> str:
-    return _cleaner.clean(html)
+    return _cleaner.clean(html).replace(_CALLOUT_MARK, AGENTS_ONLY)
+
+
+class _Callouts(Treeprocessor):
+    """Marks the "Agents only" admonitions Markdown made, before raw HTML is put back: an
+    author's ``<div class="admonition agents-only">`` never gets the mark, so sanitizing
+    drops its class.  After projection, such admonitions come only from ``::: internal``
+    (``audience`` hides every ``!!! agents-only`` an author writes)."""
+
+    def run(self, root):
+        for element in root.iter("div"):
+            classes = (element.get("class") or "").split()
+            if "admonition" in classes and AGENTS_ONLY in classes:
+                element.set("class", " ".join(_CALLOUT_MARK if c == AGENTS_ONLY else c
+                                              for c in classes))
+
+
+class _CalloutExtension(Extension):
+    def extendMarkdown(self, md):
+        md.treeprocessors.register(_Callouts(md), "kb_callouts", 1)
 
 
 def slugify(value: str, separator: str = "-") -> str:
@@ -111,7 +166,7 @@ def section_id(heading: str, used: dict[str, int]) -> str:
 
 _EXTENSIONS = [
     "tables", "def_list", "footnotes", "admonition", "sane_lists", "toc",
-    "pymdownx.superfences", "pymdownx.tasklist",
+    "pymdownx.superfences", "pymdownx.tasklist", _CalloutExtension(),
 ]
 _EXTENSION_CONFIGS = {
     "toc": {"permalink": "#", "permalink_title": "Link to this section", "slugify": slugify,
@@ -233,21 +288,22 @@ def _render(text: str) -> Rendered:
 
 # -- the shared tier: rendered pages on disk, for every worker ---------------------------------
 SHARED_DAYS = 2  # entries unused for longer are pruned (re-rendered if ever needed again)
-_shared: dict[str, Path] = {}
+_shared: dict[str, object] = {}
 
 
 def init_app(app) -> None:
     _shared["root"] = Path(app.config["KB_DATA_DIR"]) / "render"
+    _shared["key"] = sharedfiles.signing_key(app.config["SECRET_KEY"], "render cache")
 
 
 def _shared_path(hexkey: str) -> Path | None:
     root = _shared.get("root")
-    return root / hexkey[:2] / hexkey if root else None
+    return root / hexkey[:2] / hexkey if isinstance(root, Path) else None
 
 
 def _load_shared(hexkey: str) -> Rendered | None:
     path = _shared_path(hexkey)
-    data = sharedfiles.read(path) if path is not None else None
+    data = sharedfiles.read(path, key=_shared["key"]) if path is not None else None
     try:
         return Rendered(data["html"], tuple((lvl, i, t) for lvl, i, t in data["toc"]))
     except (KeyError, TypeError, ValueError):  # absent, or damaged: render
@@ -258,4 +314,4 @@ def _store_shared(hexkey: str, result: Rendered) -> None:
     path = _shared_path(hexkey)
     if path is not None:  # a full or read-only disk: pages still render, just not shared
         sharedfiles.write(path, {"html": result.html, "toc": result.toc},
-                          keep_seconds=SHARED_DAYS * 86400)
+                          keep_seconds=SHARED_DAYS * 86400, key=_shared["key"])

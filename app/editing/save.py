@@ -246,10 +246,10 @@ def compose_form(fields: dict[str, str], body: str, extra_meta: dict | None = No
 
 # -- operations --------------------------------------------------------------------------------
 def _path(kind: str, slug: str) -> str:
-    target = store().path_for(kind, slug) if is_safe_slug(slug) else None
+    target = store().rel_for(kind, slug) if is_safe_slug(slug) else None
     if target is None:
         raise EditError("That address cannot hold a document.")
-    return target.relative_to(store().root).as_posix()
+    return target
 
 
 def _require_message(change: Change) -> None:

@@ -10,6 +10,7 @@ not appear.  Commit messages and authors are staff business; the public sees the
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -99,10 +100,22 @@ def _change(entry: LogEntry, kind: str, slug: str, texts) -> PublicChange | None
     """A public change, or None when the public projection did not change."""
     new = texts.get((entry.blob, f"{kind}:{slug}"))
     old = texts.get((entry.old_blob, f"{kind}:{slug}"))
-    if new is None or new == old:
+    if new is None or (old is not None and _same(new, old)):
         return None  # internal (or deleted) now, or nothing public changed
     return PublicChange(kind, slug, new.title, entry.when, entry.note, new.effective, new, old,
                         entry.sha)
+
+
+def _same(new: PublicText, old: PublicText) -> bool:
+    """Equal for a reader: an internal block added or removed leaves only a blank line in
+    the projection, and blank lines and trailing spaces do not change what Markdown shows."""
+    return (new.title, new.summary, new.effective) == (old.title, old.summary, old.effective) \
+        and _blank_lines_folded(new.body) == _blank_lines_folded(old.body)
+
+
+def _blank_lines_folded(body: str) -> str:
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in body.splitlines())
+                  ).strip("\n")
 
 
 def _applies(change: PublicChange) -> bool:
@@ -139,6 +152,28 @@ def document_changes(kind: str, slug: str, path: str, limit: int = PER_PAGE
         if len(found) >= limit:
             break
     return _remember(key, found[:limit])
+
+
+def public_revision(kind: str, slug: str, path: str, upto: str = "") -> PublicChange | None:
+    """The last commit, at or before revision ``upto`` (default: the newest), that changed
+    what customers read of the document: the one a public page may name.  A commit that
+    changed only internal text (or only staff fields) is passed over, so its id and date
+    never reach a customer."""
+    key = ("print", repo().head(), path, upto)
+    hit = _results.get(key)
+    if hit is not None:
+        return hit[0] if hit else None
+    revs = revisions(path)
+    start = next((i for i, r in enumerate(revs) if r.sha == upto), 0) if upto else 0
+    found = None
+    for at in range(start, len(revs), 100):
+        chunk = [r.entry for r in revs[at:at + 100]]
+        texts = _public_texts([(b, kind, slug) for e in chunk for b in (e.blob, e.old_blob)])
+        found = next((c for e in chunk if (c := _change(e, kind, slug, texts))), None)
+        if found is not None:
+            break
+    _remember(key, [found] if found else [])
+    return found
 
 
 def site_changes(limit: int = 50) -> list[PublicChange]:

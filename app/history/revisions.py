@@ -46,8 +46,7 @@ class Page:
 
 def doc_path(kind: str, slug: str) -> str | None:
     """Repository path of (kind, slug), whether or not the file exists now."""
-    path = store().path_for(kind, slug)
-    return path.relative_to(store().root).as_posix() if path is not None else None
+    return store().rel_for(kind, slug)
 
 
 def locate(path: str) -> tuple[str, str] | None:

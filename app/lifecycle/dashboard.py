@@ -10,7 +10,6 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import yaml
 from flask import current_app
@@ -54,26 +53,26 @@ class Row:
     findings: list[clarity.Finding]
 
 
-_jargon_cache: dict[str, tuple[float, list[dict]]] = {}
+_jargon_cache: dict[str, list[dict]] = {}  # blob id -> entries (a blob never changes)
 
 
 def jargon_list() -> list[dict]:
-    """``content/jargon.yml``: a list of ``{term, hint}``; a broken file means no jargon."""
-    path = Path(store().root) / "jargon.yml"
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
+    """``content/jargon.yml`` as committed: a list of ``{term, hint}``; a broken file means
+    no jargon."""
+    blob = store().blob_of("jargon.yml")
+    if not blob:
         return []
-    cached = _jargon_cache.get(str(path))
-    if cached and cached[0] == mtime:
-        return cached[1]
+    cached = _jargon_cache.get(blob)
+    if cached is not None:
+        return cached
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    except (yaml.YAMLError, OSError, UnicodeDecodeError):
+        data = yaml.safe_load((store().committed("jargon.yml") or b"").decode("utf-8")) or []
+    except (yaml.YAMLError, UnicodeDecodeError):
         current_app.logger.warning("jargon.yml cannot be read; clarity checks skip jargon")
         data = []
     entries = [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
-    _jargon_cache[str(path)] = (mtime, entries)
+    _jargon_cache.clear()  # one file: only its current version is worth keeping
+    _jargon_cache[blob] = entries
     return entries
 
 
@@ -169,8 +168,7 @@ def set_review_by(text: str, day: dt.date) -> str:
 
 def _rewrite(path: str, transform: Callable[[str], str], message: str, username: str) -> str:
     """Commit ``transform(current text)`` of ``path``; refused if the file moved meanwhile."""
-    target = Path(store().root) / path
-    original = target.read_bytes() if target.is_file() else b""
+    original = store().committed(path) or b""  # as committed: never a work-tree edit
     new_text = transform(original.decode("utf-8"))
 
     def unchanged(head: str) -> None:

@@ -14,7 +14,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-REV_RE = re.compile(r"^[0-9a-f]{7,40}$")
+# Full or abbreviated commit and blob ids: 40 hex digits in SHA-1 repositories, 64 in SHA-256.
+REV_RE = re.compile(r"^[0-9a-f]{7,64}$")
 _ENV = {
     "GIT_TERMINAL_PROMPT": "0",
     "GIT_CONFIG_NOSYSTEM": "1",

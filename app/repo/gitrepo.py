@@ -195,9 +195,10 @@ class GitRepo(GitCommands):
         try:
             self.git("read-tree", parent, env=env)
             lines = []
+            null = "0" * (64 if self._object_format() == "sha256" else 40)
             for path, blob in changes.items():
                 if blob is None:
-                    lines.append(f"0 {'0' * 40}\t{path}")
+                    lines.append(f"0 {null}\t{path}")
                 else:
                     lines.append(f"100644 {blob}\t{path}")
             self.git("update-index", "--index-info",

@@ -55,6 +55,7 @@ class HeadMoves:
     def __init__(self, repo: GitCommands):
         self.repo = repo
         self.shared: Path | None = None  # KB_DATA_DIR/moves, set by the app
+        self.key = b""  # signs the shared files (``sharedfiles``), set by the app
         # Old head -> its move (the commits and paths it touched).
         self._moves = SizedLRU(max_bytes=4 << 20, max_items=_KEPT,
                                size_of=lambda m: 200 * len(m.commits) + 80 * len(m.paths))
@@ -68,13 +69,14 @@ class HeadMoves:
                 "commits": [[c.sha, c.when.isoformat(), c.material, list(c.paths)]
                             for c in move.commits]}
         # Should the write fail, the others ask git.
-        sharedfiles.write(self.shared / move.old, data, keep_seconds=SHARED_SECONDS)
+        sharedfiles.write(self.shared / move.old, data, keep_seconds=SHARED_SECONDS,
+                          key=self.key)
 
     def _shared_move(self, old: str) -> Move | None:
         """The move from ``old`` another worker left, if any (checked: it must start there)."""
         if self.shared is None:
             return None
-        data = sharedfiles.read(self.shared / old)
+        data = sharedfiles.read(self.shared / old, key=self.key)
         try:
             commits = tuple(Commit(sha, dt.datetime.fromisoformat(when), bool(material),
                                    tuple(paths)) for sha, when, material, paths in data["commits"])

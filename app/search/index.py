@@ -9,8 +9,9 @@ Each document gives one record for its top (title, tags, summary, text before th
 Text is indexed once, so "all words" means all words in one place: the title plus one
 section (the OR fallback covers words spread over several sections).
 
-The index is a cache of the content work tree: ``STATE_FILE`` records the git HEAD it
-reflects; when HEAD moves, the changed files are re-indexed.  Every write goes through
+The index is a cache of the committed content: ``STATE_FILE`` records the commit it
+reflects, and its records are built from that commit's tree; when HEAD moves, the changed
+files are re-indexed.  Every write goes through
 ``locked()`` (an fcntl lock), so gunicorn workers never collide and never lose an update.
 """
 
@@ -25,7 +26,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -38,7 +39,7 @@ from whoosh.writing import MERGE_SMALL
 from app.content.audience import PUBLIC, STAFF, Viewer, project
 from app.content.mdlines import with_code_flags
 from app.content.render import section_id, without_title
-from app.content.store import ContentStore, Document
+from app.content.store import Document
 from app.history.in_force import InForce, earliest
 from app.locks import exclusive
 from app.search.analysis import FastStemmingAnalyzer, SharedPositions
@@ -221,14 +222,17 @@ def is_healthy(root: Path) -> bool:
 
 
 # -- incremental update ----------------------------------------------------------------------
-def update(root: Path, st: ContentStore, paths: Iterable[str], head: str, dates: InForce,
-           due: dt.date | None, audiences: Iterable[str] = tuple(AUDIENCES)) -> int:
+def update(root: Path, at_head: Mapping[str, Document], paths: Iterable[str], head: str,
+           dates: InForce, due: dt.date | None, audiences: Iterable[str] = tuple(AUDIENCES)
+           ) -> int:
     """Re-index ``paths`` (deleted, renamed or edited files) in ``audiences``; lock held by
-    the caller.  A document that turned internal simply yields no public records; the
+    the caller.  ``at_head`` holds the documents of commit ``head`` by path (from
+    ``ContentStore.snapshot(head)``), so the index recorded as reflecting ``head`` holds
+    exactly its text.  A document that turned internal simply yields no public records; the
     public index gets the version in force (``dates``, computed for these documents).
     ``due`` is the next effective date of the documents not re-indexed."""
     paths = sorted(set(paths))
-    docs = {path: _load(st, path) for path in paths}
+    docs = {path: at_head.get(path) for path in paths}
     changed = 0
     for name in audiences:
         viewer = AUDIENCES[name]
@@ -290,14 +294,3 @@ def merge_when_many(writer, segments: list) -> list:
     if len(segments) < MERGE_AT:
         return segments
     return MERGE_SMALL(writer, segments)
-
-
-def _load(st: ContentStore, path: str) -> Document | None:
-    """The document stored at ``path`` (content-relative), if it is one the portal serves."""
-    for kind, folder in st.folders().items():
-        prefix = f"{folder}/" if folder else ""
-        if path.startswith(prefix) and path.endswith(".md"):
-            doc = st.get(kind, path[len(prefix):-3])
-            if doc is not None:
-                return doc
-    return None

@@ -3,11 +3,10 @@
 Freshness: at most every ``CHECK_SECONDS`` a search compares the content repository's HEAD
 (a file read) with the head the index reflects.  When HEAD moved, the worker takes the
 write lock without waiting (a worker holding it is already catching up) and re-indexes the
-files ``git diff --name-status`` names, plus files with uncommitted changes in the work tree
-(pages show the work tree, so search follows it whenever HEAD moves; ``kb reindex`` picks
-up any other uncommitted edit).  All workers together write at most once per
-``UPDATE_EVERY``, so a burst of saves is indexed in one write.  Readers reopen their
-searcher when the state file changes.
+files ``git diff --name-status`` names, taking their text from the tree of the very commit
+it records as indexed (``ContentStore.snapshot``), never from the work tree.  All workers
+together write at most once per ``UPDATE_EVERY``, so a burst of saves is indexed in one
+write.  Readers reopen their searcher when the state file changes.
 """
 
 from __future__ import annotations
@@ -82,14 +81,11 @@ class SearchService:
             self.rebuild_locked()
         return True
 
-    def rebuild_locked(self, progress=None) -> dict[str, int]:
-        # A fresh scan, so uncommitted edits the app's catalogue has not rescanned yet are
-        # indexed too; files whose size and time did not change reuse the app's parse.
-        fresh = ContentStore(self.store.root)
-        fresh._parsed = dict(self.store._parsed)
-        docs = fresh.all()
-        return build(self.root, docs, self.repo.head(), in_force(self.repo, docs, self.today()),
-                     progress)
+    def rebuild_locked(self, progress=None, head: str | None = None) -> dict[str, int]:
+        # The documents of the commit the index will say it reflects.
+        head = self.repo.head() if head is None else head
+        docs = self.store.snapshot(head)
+        return build(self.root, docs, head, in_force(self.repo, docs, self.today()), progress)
 
     def sync(self) -> None:
         """Bring the index up to the repository's HEAD and today's date (throttled; cheap
@@ -152,18 +148,19 @@ class SearchService:
                 return
             paths = self._changed(state.head if state else "", head)
             if paths is not None and state is not None:
-                docs = [d for d in (si._load(self.store, p) for p in paths) if d is not None]
+                at_head = {d.path: d for d in self.store.snapshot(head)}
+                docs = [at_head[p] for p in paths if p in at_head]
                 try:
                     # The old due date is kept even when it has passed: the next check
                     # then brings the other upcoming documents up to date (``_date_passed``).
-                    si.update(self.root, self.store, paths, head,
+                    si.update(self.root, at_head, paths, head,
                               in_force(self.repo, docs, self.today()), state.due)
                     log.info("search index: %d file(s) updated to %s", len(paths), head[:12])
                     return
                 except Exception:  # a damaged index: the full build below replaces it
                     log.exception("search index: update failed, rebuilding")
             log.info("search index: full rebuild for %s", head[:12])
-            self.rebuild_locked()
+            self.rebuild_locked(head=head)
 
     def _date_passed(self) -> None:
         """An effective date arrived: documents that were upcoming at the last look get the
@@ -178,13 +175,14 @@ class SearchService:
             # ``due`` (the earliest of them); the others were in force and stay so.  Of
             # those, only the ones whose version in force changed since the day before
             # ``due`` (what the index holds) are written again.
-            docs = [d for d in self.store.all() if d.effective and d.effective >= state.due]
+            at_head = {d.path: d for d in self.store.snapshot(state.head)}
+            docs = [d for d in at_head.values() if d.effective and d.effective >= state.due]
             chains = revisions(self.repo, docs)
             held = in_force(self.repo, docs, state.due - dt.timedelta(days=1), chains)
             dates = in_force(self.repo, docs, on, chains)
             paths = [d.path for d in docs
                      if _indexed(held.public_version(d)) != _indexed(dates.public_version(d))]
-            si.update(self.root, self.store, paths, state.head, dates, None,
+            si.update(self.root, at_head, paths, state.head, dates, None,
                       audiences=("public",))
             log.info("search index: effective dates reached, %d document(s) updated",
                      len(paths))
@@ -195,13 +193,10 @@ class SearchService:
             return None
         try:
             diff = self.repo.git("diff", "--name-status", "-z", "--no-renames", old, new, "--")
-            dirty = self.repo.git("status", "--porcelain", "-z", "--no-renames",
-                                  "--untracked-files=all")
         except GitError:  # the old commit is gone (history rewritten): start afresh
             return None
         fields = [f for f in diff.decode("utf-8", "replace").split("\0") if f]
         paths = set(fields[1::2])
-        paths.update(e[3:] for e in dirty.decode("utf-8", "replace").split("\0") if len(e) > 3)
         return {p for p in paths if p.endswith(".md")}
 
     # -- reading ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 
 from app.accounts.auth import can
-from app.content.audience import project_body
+from app.content.audience import callout_warnings, project_body
 from app.content.render import render
 from app.content.store import KINDS, repo, store
 from app.editing import form as editform
@@ -31,6 +31,7 @@ def _guard(kind: str | None = None) -> str:
 
 def _form(fields: dict, *, doc=None, status: int = 200, errors=(), conflict=None):
     return render_template("edit/form.html", f=fields, doc=doc, errors=errors,
+                           warnings=callout_warnings(fields.get("body") or ""),
                            conflict=conflict, kinds=KINDS), status
 
 
@@ -52,6 +53,8 @@ def _submit(kind: str, slug: str, fields: dict, doc, op):
     except editing.EditError as exc:
         return _form(fields, doc=doc, status=400, errors=exc.errors)
     flash("Saved.")
+    for warning in callout_warnings(fields["body"]):
+        flash(warning)
     return redirect(f"/{KINDS[kind]}/{slug}")
 
 
@@ -129,4 +132,6 @@ def preview():
     findings = lifecycle.clarity_findings(body, public=public)
     return jsonify(html=html, findings=[
         {"rule": f.rule, "message": f.message, "hint": f.hint, "excerpt": f.excerpt}
-        for f in findings])
+        for f in findings] + [
+        {"rule": "agents-only", "message": warning, "hint": "Use ::: internal and :::.",
+         "excerpt": ""} for warning in callout_warnings(body)])

@@ -10,6 +10,7 @@ from app.content.audience import PUBLIC, project
 from app.content.render import render, without_title
 from app.content.store import repo, store
 from app.history.catalogue import group_by_tag, paginate, tag_counts, visible_documents
+from app.history.changelog import public_revision
 from app.history.revisions import VersionError, page_version
 from app.repo.gitrepo import Change
 
@@ -78,15 +79,22 @@ def _document(kind: str, slug: str):
         abort(404)
     page = render(without_title(shown.body, shown.title))
     return render_template("document.html", doc=shown, page=page, viewer=viewer,
-                           version=_printed(version) or repo().last_change(shown.path),
-                           shown=version,
+                           version=_printed(version, shown, viewer), shown=version,
                            can_edit=can(current_user, "edit"))
 
 
-def _printed(version) -> Change | None:
-    """The printed "version as of" line names the revision shown, if not the current file."""
+def _printed(version, shown, viewer) -> Change | None:
+    """The commit the printed "version as of DATE (commit)" line names.
+
+    Staff: the revision shown, or the file's last commit.  Customers: the last commit that
+    changed the public projection of what is shown (``public_revision``), so a commit that
+    touched only internal text never shows its id or date.
+    """
     source = version.source
-    return Change(source.sha, source.entry.when) if source else None
+    if not viewer.sees_internal:
+        change = public_revision(shown.kind, shown.slug, shown.path, source.sha if source else "")
+        return Change(change.sha, change.when) if change else None
+    return Change(source.sha, source.entry.when) if source else repo().last_change(shown.path)
 
 
 @bp.get("/sitemap.xml")
