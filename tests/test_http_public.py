@@ -180,3 +180,32 @@ def test_large_catalogue_home_is_capped_and_paginated(tmp_path):
     second = client.get("/policies/?page=2").get_data(as_text=True)
     assert "Policy 0100" in second and "Policy 0099" not in second
     assert "Page 2 of 3" in second
+
+
+def test_the_print_line_follows_only_public_changes(client, content_dir):
+    """Customers' "version as of" line names the last commit that changed what they read,
+    carried across later commits (internal-only ones, commits elsewhere, public edits)."""
+    import re
+
+    from tests.history_helpers import commit
+
+    line = re.compile(r"version as of \S+ \(([0-9a-f]{8})\)")
+
+    def printed() -> str:
+        return line.search(client.get("/policies/refunds").text).group(1)
+
+    refunds = content_dir / "policies" / "refunds.md"
+    first = git(content_dir, "rev-parse", "HEAD").strip()
+    assert printed() == first[:8]
+    commit(content_dir, {"policies/refunds.md": refunds.read_text().replace(
+        "up to $25", "up to $30")}, "Internal only")
+    assert printed() == first[:8]
+    public = commit(content_dir, {"policies/refunds.md": refunds.read_text().replace(
+        "We refund most orders.", "We refund nearly every order.")}, "Public wording")
+    assert printed() == public[:8]
+    commit(content_dir, {"faq/track-order.md": "---\naudience: public\n---\nElsewhere.\n",
+                         "policies/refunds.md": refunds.read_text().replace(
+                             "up to $30", "up to $35")}, "Both: internal text and elsewhere")
+    commit(content_dir, {"policies/refunds.md": refunds.read_text().replace(
+        "up to $35", "up to $40") + "\n::: internal\nAnother note.\n:::\n"}, "Internal again")
+    assert printed() == public[:8]

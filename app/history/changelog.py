@@ -21,7 +21,7 @@ from app.content.store import KINDS, parse, repo, store
 from app.history.diffing import Diff, diff
 from app.history.in_force import applies
 from app.history.revisions import locate, revisions
-from app.repo.gitrepo import LogEntry
+from app.repo.gitrepo import Change, LogEntry
 
 SITE_SCAN = 400  # commits examined for "What changed"
 PER_PAGE = 10  # public changes per page of a document's changelog
@@ -154,26 +154,70 @@ def document_changes(kind: str, slug: str, path: str, limit: int = PER_PAGE
     return _remember(key, found[:limit])
 
 
-def public_revision(kind: str, slug: str, path: str, upto: str = "") -> PublicChange | None:
+_printed: OrderedDict[tuple[str, str], tuple[str, Change | None]] = OrderedDict()
+_UNKNOWN = object()
+
+
+def public_revision(kind: str, slug: str, path: str, upto: str = "") -> Change | None:
     """The last commit, at or before revision ``upto`` (default: the newest), that changed
     what customers read of the document: the one a public page may name.  A commit that
     changed only internal text (or only staff fields) is passed over, so its id and date
-    never reach a customer."""
-    key = ("print", repo().head(), path, upto)
-    hit = _results.get(key)
-    if hit is not None:
-        return hit[0] if hit else None
+    never reach a customer.
+
+    For the newest version the answer is kept per document and carried over head moves
+    (``headmoves``): a commit elsewhere keeps it, and the commits of a move that touched
+    the file are judged from their blobs, so a page view after another worker's save runs
+    no ``git log``.
+    """
+    if upto:
+        return _walked(kind, slug, path, upto)
+    head = repo().head()
+    key = (path, f"{kind}:{slug}")
+    cached = _printed.get(key)
+    if cached is not None and cached[0] != head:
+        found = _carried(kind, slug, path, cached, head)
+        cached = None if found is _UNKNOWN else (head, found)
+    if cached is None:
+        cached = (head, _walked(kind, slug, path, ""))
+    with _lock:
+        _printed[key] = cached
+        _printed.move_to_end(key)
+        while len(_printed) > 4096:
+            _printed.popitem(last=False)
+    return cached[1]
+
+
+def _carried(kind: str, slug: str, path: str, cached: tuple[str, Change | None], head: str):
+    """The answer at ``head`` from the one at an older head, or ``_UNKNOWN``."""
+    git = repo()
+    move = git.moves.between(cached[0], head)
+    if move is None:
+        return _UNKNOWN
+    if not move.touches(path):
+        return cached[1]
+    touching = [c for c in move.commits if path in c.paths]  # newest first
+    if not touching:
+        return _UNKNOWN  # e.g. a merge's own resolution
+    blobs = git.blobs_at([(c.sha, path) for c in touching] + [(move.old, path)])
+    texts = _public_texts([(b, kind, slug) for b in blobs if b])
+    shown = [texts.get((b, f"{kind}:{slug}")) if b else None for b in blobs]
+    for i, commit in enumerate(touching):
+        new, old = shown[i], shown[i + 1]
+        if new is not None and (old is None or not _same(new, old)):
+            return Change(commit.sha, commit.when)
+    return cached[1]  # nothing customers read changed in the move
+
+
+def _walked(kind: str, slug: str, path: str, upto: str) -> Change | None:
     revs = revisions(path)
     start = next((i for i, r in enumerate(revs) if r.sha == upto), 0) if upto else 0
-    found = None
     for at in range(start, len(revs), 100):
         chunk = [r.entry for r in revs[at:at + 100]]
         texts = _public_texts([(b, kind, slug) for e in chunk for b in (e.blob, e.old_blob)])
         found = next((c for e in chunk if (c := _change(e, kind, slug, texts))), None)
         if found is not None:
-            break
-    _remember(key, [found] if found else [])
-    return found
+            return Change(found.sha, found.when)
+    return None
 
 
 def site_changes(limit: int = 50) -> list[PublicChange]:

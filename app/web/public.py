@@ -92,8 +92,7 @@ def _printed(version, shown, viewer) -> Change | None:
     """
     source = version.source
     if not viewer.sees_internal:
-        change = public_revision(shown.kind, shown.slug, shown.path, source.sha if source else "")
-        return Change(change.sha, change.when) if change else None
+        return public_revision(shown.kind, shown.slug, shown.path, source.sha if source else "")
     return Change(source.sha, source.entry.when) if source else repo().last_change(shown.path)
 
 
