@@ -181,9 +181,9 @@ def test_a_tampered_shared_entry_is_not_served(shared, monkeypatch):
     assert json.loads(payload)["html"] == expected.html
     forged = json.dumps({"html": "<script>alert(1)</script>", "toc": []}).encode()
     first.write_bytes(signature + b"\n" + forged)  # the old signature, new content
-    monkeypatch.setattr(render_module, "_cache", render_module._LRU(16))  # another worker
+    monkeypatch.setattr(render_module, "_cache", SizedLRU(max_bytes=1 << 20))  # another worker
     assert render(text) == expected and "<script>" not in render(text).html
-    monkeypatch.setattr(render_module, "_cache", render_module._LRU(16))
+    monkeypatch.setattr(render_module, "_cache", SizedLRU(max_bytes=1 << 20))
     first.write_bytes(second.read_bytes())  # a validly signed entry under another name
     assert render(text) == expected and render(text) != other
 

@@ -154,7 +154,8 @@ def document_changes(kind: str, slug: str, path: str, limit: int = PER_PAGE
     return _remember(key, found[:limit])
 
 
-_printed: OrderedDict[tuple[str, str], tuple[str, Change | None]] = OrderedDict()
+# The public revision a page prints, by (path, document) -> (HEAD, change); carried over moves.
+_printed = SizedLRU(max_bytes=4 << 20, size_of=lambda v: 200)
 _UNKNOWN = object()
 
 
@@ -179,11 +180,7 @@ def public_revision(kind: str, slug: str, path: str, upto: str = "") -> Change |
         cached = None if found is _UNKNOWN else (head, found)
     if cached is None:
         cached = (head, _walked(kind, slug, path, ""))
-    with _lock:
-        _printed[key] = cached
-        _printed.move_to_end(key)
-        while len(_printed) > 4096:
-            _printed.popitem(last=False)
+    _printed.put(key, cached)
     return cached[1]
 
 
