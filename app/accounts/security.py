@@ -26,6 +26,17 @@ def login_key() -> str:
     return f"login:{get_remote_address()}:{username}"
 
 
+def login_address_key() -> str:
+    """Throttle per address alone: one address cannot try a password on every username."""
+    return f"login-address:{get_remote_address()}"
+
+
+def failed_sign_in(response) -> bool:
+    """Only failed sign-ins count against the address: a contact centre behind one NAT
+    address signs in dozens of agents at the start of a shift."""
+    return response.status_code in (400, 401)
+
+
 def _headers(response):
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)

@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, Length
 
 from app.accounts import sessions
 from app.accounts.auth import verify_password
-from app.accounts.security import limiter, login_key
+from app.accounts.security import failed_sign_in, limiter, login_address_key, login_key
 from app.db import get_db
 
 bp = Blueprint("account", __name__)
@@ -46,8 +46,18 @@ def _login_limit() -> str:
     return current_app.config["KB_LOGIN_LIMIT"]
 
 
+def _login_address_limit() -> str:
+    return current_app.config["KB_LOGIN_ADDRESS_LIMIT"]
+
+
+SPRAY_MESSAGE = ("Too many failed sign-ins from your network. Wait a few minutes and try again; "
+                 "if this keeps happening, ask an administrator.")
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, key_func=login_key, methods=["POST"])
+@limiter.limit(_login_address_limit, key_func=login_address_key, methods=["POST"],
+               deduct_when=failed_sign_in, error_message=SPRAY_MESSAGE)
 def login():
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")))
