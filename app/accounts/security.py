@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.accounts import ratelimit_store  # noqa: F401  (registers the sqlite:// limiter storage
+from app.accounts.auth import can
 
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
@@ -37,6 +39,25 @@ def failed_sign_in(response) -> bool:
     return response.status_code in (400, 401)
 
 
+def _search_limit() -> str:
+    return current_app.config["KB_SEARCH_LIMIT"]
+
+
+def _signed_in_staff() -> bool:
+    return can(current_user, "read_internal")
+
+
+def _search_message() -> str:
+    return (f"Too many searches from your address: at most {_search_limit()}. Please wait "
+            "before searching again. Signed-in staff are not limited.")
+
+
+# One counter per address for the search page, the JSON API and the click beacon together;
+# every GET of /search also writes an analytics row, so this bounds the table's growth too.
+search_limit = limiter.shared_limit(_search_limit, scope="search", exempt_when=_signed_in_staff,
+                                    error_message=_search_message)
+
+
 def _headers(response):
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
@@ -55,8 +76,6 @@ def _headers(response):
 
 
 def _secure() -> bool:
-    from flask import current_app
-
     return bool(current_app.config.get("KB_SECURE_COOKIES"))
 
 

@@ -43,8 +43,8 @@ def render_error(status: int, detail: str | None = None, **extra):
 def too_many(exc: HTTPException):
     """A 429 that says which limit was reached and when to try again."""
     limit = getattr(exc, "limit", None)  # flask_limiter's RateLimitExceeded
-    own = getattr(limit, "error_message", None)
-    detail = own if isinstance(own, str) else "Too many attempts. Wait a minute and try again."
+    own = bool(getattr(limit, "error_message", None))  # then it is the exception's description
+    detail = exc.description if own else "Too many attempts. Wait a minute and try again."
     current = limiter.current_limit
     wait = max(1, math.ceil(current.reset_at - time.time())) if current else 60
     return render_error(429, f"{detail} You can try again in {wait} seconds.", retry_after=wait)
