@@ -45,7 +45,10 @@ def _index(kind: str):
     docs = visible_documents(viewer, kind=kind)
     tag = request.args.get("tag", "")[:60]
     shown = [d for d in docs if tag in d.tags] if tag else docs
-    page = paginate(shown, request.args.get("page", 1, type=int) or 1)
+    number = request.args.get("page", 1, type=int)
+    page = paginate(shown, number)
+    if page.number != number:  # a page the list does not link to
+        abort(404)
     return render_template("index.html", kind=kind, page=page, tag=tag,
                            tags=tag_counts(docs), viewer=viewer)
 
