@@ -50,6 +50,7 @@ SETTINGS: dict[str, tuple[object, str]] = {
     "KB_FEEDBACK_LIMIT": ("10 per hour", "feedback submissions per address"),
     "KB_SEARCH_LIMIT": ("120 per minute", "anonymous searches (page, API, clicks) per address"),
     "KB_ANALYTICS_RETENTION_DAYS": (400, "search analytics rows older than this are deleted"),
+    "KB_PUBLIC_MAX_AGE": (60, "seconds browsers and proxies may keep an anonymous page"),
     "KB_REVIEW_INTERVAL_MONTHS": (12, "months after a material change when a review falls due"),
     "KB_SITE_NAME": ("Northwind Help Centre", "name shown in the header and titles"),
 }

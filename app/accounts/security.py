@@ -11,7 +11,10 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.accounts import ratelimit_store  # noqa: F401  (registers the sqlite:// limiter storage
+from app.accounts import (
+    public_cache,
+    ratelimit_store,  # noqa: F401  (registers the sqlite:// limiter storage
+)
 from app.accounts.auth import can
 
 csrf = CSRFProtect()
@@ -65,11 +68,7 @@ def _headers(response):
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    # One URL serves customers and staff: caches must key on the cookie, and never keep a
-    # response to a request that carried one (it may hold internal text).
-    response.vary.add("Cookie")
-    if request.cookies or response.headers.get("Set-Cookie"):
-        headers.setdefault("Cache-Control", "private, no-store")
+    # Cache-Control, Vary and validators: public_cache, once the session cookie is written.
     if _secure():
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
@@ -114,3 +113,4 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_ENABLED", app.config.get("RATELIMIT_ENABLED", True))
     limiter.init_app(app)
     app.after_request(_headers)
+    public_cache.init_app(app)

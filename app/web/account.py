@@ -8,6 +8,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -16,6 +17,7 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -81,3 +83,13 @@ def logout():
     session.clear()
     flash("You are signed out.")
     return redirect(url_for("public.home"))
+
+
+@bp.get("/api/csrf-token")
+def csrf_token():
+    """A CSRF token for a form posted from a public page (feedback, the search-click beacon).
+
+    Public pages carry none, so they set no cookie and can be cached; the visitor's script
+    fetches one only when they actually post.  The answer starts a session (private).
+    """
+    return jsonify(token=generate_csrf())

@@ -104,7 +104,7 @@ def healthz():
     root = store().root
     ok = root.is_dir()
     body = {"status": "ok" if ok else "content directory missing"}
-    return jsonify(body), 200 if ok else 503
+    return jsonify(body), 200 if ok else 503, {"Cache-Control": "no-store"}  # always live
 
 
 @bp.get("/robots.txt")

@@ -32,7 +32,9 @@ def page():
     log_id = record(get_db(), normalise(text), answer.audience, answer.count) if answer else None
     if log_id:
         prune_now_and_then(get_db())
-    return render_template("search.html", q=text, answer=answer, log_id=log_id, viewer=viewer)
+    html = render_template("search.html", q=text, answer=answer, log_id=log_id, viewer=viewer)
+    # A results page names its own analytics row: one cached copy must not serve many.
+    return (html, {"Cache-Control": "no-store"}) if log_id else html
 
 
 @bp.get("/api/search")
