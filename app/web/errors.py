@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import sqlite3
 import time
 
@@ -46,7 +45,8 @@ def too_many(exc: HTTPException):
     own = bool(getattr(limit, "error_message", None))  # then it is the exception's description
     detail = exc.description if own else "Too many attempts. Wait a minute and try again."
     current = limiter.current_limit
-    wait = max(1, math.ceil(current.reset_at - time.time())) if current else 60
+    # As Flask-Limiter's Retry-After header counts it (the window's end, whole seconds).
+    wait = max(1, int(current.reset_at - time.time())) if current else 60
     return render_error(429, f"{detail} You can try again in {wait} seconds.", retry_after=wait)
 
 
