@@ -45,7 +45,12 @@ SETTINGS: dict[str, tuple[object, str]] = {
     "KB_PROXY_FIX": ("0", "number of reverse proxies whose X-Forwarded-* headers to trust"),
     "KB_BACKUP_DIR": (None, "where `kb backup` writes (default: KB_DATA_DIR/backups)"),
     "KB_LOGIN_LIMIT": ("5 per minute;30 per hour", "login attempts per username + IP"),
+    "KB_LOGIN_ADDRESS_LIMIT": ("30 per 10 minutes", "failed sign-ins per address, whatever "
+                                                    "the username"),
     "KB_FEEDBACK_LIMIT": ("10 per hour", "feedback submissions per address"),
+    "KB_SEARCH_LIMIT": ("120 per minute", "anonymous searches (page, API, clicks) per address"),
+    "KB_ANALYTICS_RETENTION_DAYS": (400, "search analytics rows older than this are deleted"),
+    "KB_PUBLIC_MAX_AGE": (60, "seconds browsers and proxies may keep an anonymous page"),
     "KB_REVIEW_INTERVAL_MONTHS": (12, "months after a material change when a review falls due"),
     "KB_SITE_NAME": ("Northwind Help Centre", "name shown in the header and titles"),
 }

@@ -42,7 +42,9 @@ class LiveServer:
         self.workers, self.threads = workers, threads
         self.env = {**os.environ, "KB_DATA_DIR": str(data_dir), "KB_CONTENT_DIR": str(content_dir),
                     "SECRET_KEY": "live-test-secret-key-0123456789abcdef",
-                    "KB_LOGIN_LIMIT": "1000 per minute", **(env or {})}
+                    "KB_LOGIN_LIMIT": "1000 per minute",
+                    "KB_LOGIN_ADDRESS_LIMIT": "1000 per minute",
+                    "KB_SEARCH_LIMIT": "100000 per minute", **(env or {})}
         self.proc: subprocess.Popen | None = None
         self.log = data_dir / "server.log"
 

@@ -1,6 +1,5 @@
 """Feedback: anonymous, CSRF-protected, rate-limited, public pages only."""
 
-import re
 
 import pytest
 
@@ -62,8 +61,7 @@ def strict_client(tmp_path, content_dir):
 def test_feedback_requires_csrf_and_is_throttled(strict_client):
     assert strict_client.post("/feedback/policies/refunds",
                               data={"helpful": "yes"}).status_code == 400
-    page = strict_client.get("/policies/refunds").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    token = strict_client.get("/api/csrf-token").get_json()["token"]  # what site.js fetches
     for _ in range(2):
         res = strict_client.post("/feedback/policies/refunds",
                                  data={"helpful": "yes", "csrf_token": token})

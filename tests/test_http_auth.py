@@ -88,6 +88,49 @@ def test_login_throttled_with_clear_message(strict_app):
     assert res.status_code == 401
 
 
+def _spray_app(tmp_path, content_dir, limit: str):
+    app = create_app({"TESTING": True, "SECRET_KEY": "k" * 32,
+                      "KB_DATA_DIR": str(tmp_path / "spray"), "KB_CONTENT_DIR": str(content_dir),
+                      "KB_LOGIN_LIMIT": "5 per minute", "KB_LOGIN_ADDRESS_LIMIT": limit})
+    add_user(connect(app.config["DATABASE"]), "agent", PASSWORD, "agent")
+    return app
+
+
+def test_one_address_spraying_many_usernames_is_stopped(tmp_path, content_dir):
+    client = _spray_app(tmp_path, content_dir, "4 per 10 minutes").test_client()
+    token = _token(client)
+
+    guess = "Spring2026!!"
+
+    def attempt(username: str, password: str = guess, addr: str = "127.0.0.1"):
+        return client.post("/login", data={"username": username, "password": password,
+                                           "csrf_token": token},
+                           environ_base={"REMOTE_ADDR": addr})
+
+    # one guess per username never reaches the per-username limit (5 per minute)...
+    assert [attempt(f"user{i}").status_code for i in range(4)] == [401] * 4
+    # ...but the address is stopped, whatever the next username, even with the right password
+    res = attempt("user99")
+    assert res.status_code == 429 and int(res.headers["Retry-After"]) > 0
+    text = res.get_data(as_text=True)
+    assert "Too many failed sign-ins from your network" in text and "try again in" in text
+    assert attempt("agent", PASSWORD).status_code == 429
+    # another address is not affected
+    assert attempt("agent", PASSWORD, addr="10.1.2.3").status_code == 302
+
+
+def test_successful_sign_ins_do_not_count_against_the_address(tmp_path, content_dir):
+    """A shift of agents behind one NAT address signs in without locking itself out."""
+    client = _spray_app(tmp_path, content_dir, "2 per 10 minutes").test_client()
+    for _ in range(5):
+        res = client.post("/login", data={"username": "agent", "password": PASSWORD,
+                                          "csrf_token": _token(client)})
+        assert res.status_code == 302
+        home = client.get("/").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', home).group(1)
+        assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+
+
 def test_secret_key_required_outside_testing(tmp_path, monkeypatch):
     from app.config import ConfigError
 

@@ -117,6 +117,27 @@ def test_public_document_links_to_changes(client):
     assert 'href="/changes/policies/refunds"' in client.get("/policies/refunds").text
 
 
+def test_changelog_pages_only_as_far_as_the_site_links(client, content_dir, monkeypatch):
+    """Issue 12, item 11: ``?page=100`` made one anonymous request walk 1,001 changes."""
+    from app.history import changelog
+
+    monkeypatch.setattr(changelog, "MAX_PAGES", 2)
+    for i in range(25):  # 26 public changes: more than the 2 pages of 10 the site links to
+        commit(content_dir, {REFUNDS: refunds(f"Version {i}.\n")}, f"Edit {i}")
+    first = client.get("/changes/policies/refunds")
+    assert first.status_code == 200 and 'href="?page=2"' in first.text
+    second = client.get("/changes/policies/refunds?page=2")
+    assert second.status_code == 200 and second.text.count("<section") == 10
+    assert 'rel="next"' not in second.text and "Older changes are not listed" in second.text
+    for beyond in ("3", "100", "0", "-1"):
+        assert client.get(f"/changes/policies/refunds?page={beyond}").status_code == 404, beyond
+
+
+def test_changelog_page_past_the_last_change_is_404(client):
+    assert client.get("/changes/policies/refunds").status_code == 200
+    assert client.get("/changes/policies/refunds?page=2").status_code == 404
+
+
 @pytest.fixture
 def upcoming(app, content_dir):
     refunds_versions(content_dir, ("In force since March.\n", "2026-03-01", "2026-02-01"),

@@ -161,8 +161,10 @@ def test_index_pages_filter_and_hide_internal(client, auth):
     tagged = client.get("/faq/?tag=orders").get_data(as_text=True)
     assert "How do I track my order?" in tagged
     assert "How do I track" not in client.get("/faq/?tag=money").get_data(as_text=True)
-    assert client.get("/policies/?page=999").status_code == 200
-    assert client.get("/policies/?page=-3&tag=%00").status_code == 200
+    assert client.get("/policies/?page=1&tag=%00").status_code == 200
+    # only the pages the list links to exist (issue 12, item 11)
+    for beyond in ("999", "2", "0", "-3"):
+        assert client.get(f"/policies/?page={beyond}").status_code == 404, beyond
     auth.login()
     assert "How do I log a credit?" in client.get("/faq/").get_data(as_text=True)
 
@@ -180,6 +182,9 @@ def test_large_catalogue_home_is_capped_and_paginated(tmp_path):
     second = client.get("/policies/?page=2").get_data(as_text=True)
     assert "Policy 0100" in second and "Policy 0099" not in second
     assert "Page 2 of 3" in second
+    last = client.get("/policies/?page=3").get_data(as_text=True)
+    assert "Policy 0249" in last and 'rel="next"' not in last
+    assert client.get("/policies/?page=4").status_code == 404
 
 
 def test_the_print_line_follows_only_public_changes(client, content_dir):

@@ -79,12 +79,13 @@ PROBES = [
     "/{folder}/{slug}?rev={rev}", "/{folder}/{slug}?as_of={date}",
     "/{folder}/{slug}?rev={rev}&as=customer",
     "/changes", "/changes.atom", "/changes/{folder}/{slug}", "/changes/{folder}/{slug}?page=2",
+    "/changes/{folder}/{slug}?page=10", "/policies/?page=2", "/faq/?page=0",
     # editing, lifecycle: staff only, so a clean 404 or the sign-in page
     "/edit/{folder}/{slug}", "/new", "/preview", "/manage", "/manage?view=all",
     "/manage/search", "/manage/search?audience=staff", "/to-read",
     "/acks/{folder}/{slug}", "/acks/{folder}/{slug}?format=csv",
     # infrastructure
-    "/sitemap.xml", "/robots.txt", "/healthz", "/static/{slug}", "/.git/HEAD",
+    "/sitemap.xml", "/robots.txt", "/healthz", "/static/{slug}", "/.git/HEAD", "/api/csrf-token",
     "/login?next=/{folder}/{slug}", "/logout",
 ]
 
@@ -92,6 +93,7 @@ PROBES = [
 # reaches the feature rather than the CSRF error page.  JSON bodies are sent as JSON.
 POST_PROBES = [
     ("/preview", {"body": f"::: internal\n{CANARY_BLOCK}\n:::\n", "csrf_token": "{token}"}),
+    ("/feedback/{folder}/{slug}", {"helpful": "yes", "comment": "x"}),  # no token: confirm page
     ("/feedback/{folder}/{slug}", {"helpful": "no", "comment": "", "csrf_token": "{token}"}),
     ("/acknowledge/{folder}/{slug}", {"rev": "{rev}", "csrf_token": "{token}"}),
     ("/edit/{folder}/{slug}", {"body": "x", "message": "x", "csrf_token": "{token}"}),

@@ -495,8 +495,7 @@ def test_click_needs_csrf_token(tmp_path, content_dir):
     client = app.test_client()
     res = client.post("/api/search/click", json={"q": "claims", "url": "/policies/refunds"})
     assert res.status_code == 400
-    html = client.get("/").get_data(as_text=True)
-    token = html.split('data-csrf="')[1].split('"')[0]
+    token = client.get("/api/csrf-token").get_json()["token"]  # what search.js fetches
     res = client.post("/api/search/click", json={"q": "claims", "url": "/policies/refunds"},
                       headers={"X-CSRFToken": token})
     assert res.status_code == 200

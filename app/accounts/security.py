@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.accounts import ratelimit_store  # noqa: F401  (registers the sqlite:// limiter storage
+from app.accounts import (
+    public_cache,
+    ratelimit_store,  # noqa: F401  (registers the sqlite:// limiter storage
+)
+from app.accounts.auth import can
 from app.config import ConfigError
 
 csrf = CSRFProtect()
@@ -27,6 +32,36 @@ def login_key() -> str:
     return f"login:{get_remote_address()}:{username}"
 
 
+def login_address_key() -> str:
+    """Throttle per address alone: one address cannot try a password on every username."""
+    return f"login-address:{get_remote_address()}"
+
+
+def failed_sign_in(response) -> bool:
+    """Only failed sign-ins count against the address: a contact centre behind one NAT
+    address signs in dozens of agents at the start of a shift."""
+    return response.status_code in (400, 401)
+
+
+def _search_limit() -> str:
+    return current_app.config["KB_SEARCH_LIMIT"]
+
+
+def _signed_in_staff() -> bool:
+    return can(current_user, "read_internal")
+
+
+def _search_message() -> str:
+    return (f"Too many searches from your address: at most {_search_limit()}. Please wait "
+            "before searching again. Signed-in staff are not limited.")
+
+
+# One counter per address for the search page, the JSON API and the click beacon together;
+# every GET of /search also writes an analytics row, so this bounds the table's growth too.
+search_limit = limiter.shared_limit(_search_limit, scope="search", exempt_when=_signed_in_staff,
+                                    error_message=_search_message)
+
+
 def _headers(response):
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
@@ -34,19 +69,13 @@ def _headers(response):
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    # One URL serves customers and staff: caches must key on the cookie, and never keep a
-    # response to a request that carried one (it may hold internal text).
-    response.vary.add("Cookie")
-    if request.cookies or response.headers.get("Set-Cookie"):
-        headers.setdefault("Cache-Control", "private, no-store")
+    # Cache-Control, Vary and validators: public_cache, once the session cookie is written.
     if _secure():
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
 
 
 def _secure() -> bool:
-    from flask import current_app
-
     return bool(current_app.config.get("KB_SECURE_COOKIES"))
 
 
@@ -83,3 +112,4 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_ENABLED", app.config.get("RATELIMIT_ENABLED", True))
     limiter.init_app(app)
     app.after_request(_headers)
+    public_cache.init_app(app)

@@ -19,6 +19,7 @@ from app.config import BUNDLED_CONTENT, SEED_HISTORY
 from app.content.audience import split_blocks
 from app.content.store import Problem, store
 from app.db import get_db
+from app.lifecycle import search_log
 from app.lifecycle.dashboard import overdue_report
 from app.search import index as search_index
 from app.search.service import service
@@ -57,9 +58,26 @@ def init_command(no_admin: bool) -> None:
         click.echo("Created the first account. It is shown only this once:")
         click.echo("    username: admin")
         click.echo(f"    password: {password}")
+    _prune()
     docs = store().all()
     click.echo(f"Ready: {len(docs)} documents "
                f"({sum(d.is_public for d in docs)} public).")
+
+
+@kb.command("prune")
+def prune_command() -> None:
+    """Delete search analytics older than KB_ANALYTICS_RETENTION_DAYS."""
+    _prune()
+
+
+def _prune() -> None:
+    cutoff = search_log.retention_cutoff()
+    if cutoff is None:
+        click.echo("Search analytics: kept forever (KB_ANALYTICS_RETENTION_DAYS=0)")
+        return
+    gone = search_log.prune(get_db(), cutoff)
+    click.echo(f"Search analytics: deleted {gone} rows from before {cutoff.isoformat()} "
+               f"(KB_ANALYTICS_RETENTION_DAYS={current_app.config['KB_ANALYTICS_RETENTION_DAYS']})")
 
 
 def check_problems() -> list[Problem]:

@@ -25,6 +25,7 @@ from app.repo.gitrepo import Change, LogEntry
 
 SITE_SCAN = 400  # commits examined for "What changed"
 PER_PAGE = 10  # public changes per page of a document's changelog
+MAX_PAGES = 10  # pages of it the site links to ("Older" stops there); others are 404
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,10 @@ from the as-you-type list logs one row with the result's address (``POST
 page's row.  Keystrokes of as-you-type search are never logged.  Rows hold the normalised
 query, the audience searched, the result count, the clicked address and a timestamp: no
 user id, no address, no session.
+
+Rows older than ``KB_ANALYTICS_RETENTION_DAYS`` (400: a year of trends plus a month) are
+deleted: by each worker at most once an hour as it logs a search, at ``kb init`` and by
+``kb prune`` (docs/caching-and-limits.md).
 """
 
 from __future__ import annotations
@@ -13,8 +17,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sqlite3
+import threading
+import time
 
+from flask import current_app
+
+from app.clock import today
 from app.db import register_migration
+
+PRUNE_EVERY = 3600.0  # seconds between two prunes by one worker
 
 register_migration("search_queries", """
     CREATE TABLE IF NOT EXISTS search_queries (
@@ -48,3 +59,44 @@ def record_click(db: sqlite3.Connection, row_id: int, url: str, audience: str) -
                      "AND clicked_url IS NULL", (url, row_id, audience))
     db.commit()
     return cur.rowcount == 1
+
+
+def retention_cutoff() -> dt.date | None:
+    """The first day kept (rows of earlier days go); None when retention is off (0)."""
+    days = int(current_app.config["KB_ANALYTICS_RETENTION_DAYS"])
+    return today() - dt.timedelta(days=days) if days > 0 else None
+
+
+def prune(db: sqlite3.Connection, before: dt.date) -> int:
+    """Delete the rows logged before the UTC day ``before``; how many went."""
+    # created_at is 'YYYY-MM-DDTHH:MM:SSZ': text order is time order, and every time on
+    # the day ``before`` sorts after the bare date.
+    cur = db.execute("DELETE FROM search_queries WHERE created_at < ?", (before.isoformat(),))
+    db.commit()
+    return cur.rowcount
+
+
+def prune_expired(db: sqlite3.Connection) -> int:
+    cutoff = retention_cutoff()
+    return prune(db, cutoff) if cutoff else 0
+
+
+class _Schedule:
+    """When this worker (this app in this process) last pruned."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.next = 0.0
+
+    def due(self, now: float) -> bool:
+        with self.lock:
+            if now < self.next:
+                return False
+            self.next = now + PRUNE_EVERY
+            return True
+
+
+def prune_now_and_then(db: sqlite3.Connection) -> int | None:
+    """Prune if this worker has not done so within the hour; None when it was not due."""
+    schedule = current_app.extensions.setdefault("kb_search_log_prune", _Schedule())
+    return prune_expired(db) if schedule.due(time.monotonic()) else None

@@ -8,6 +8,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -16,12 +17,13 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.accounts import sessions
 from app.accounts.auth import verify_password
-from app.accounts.security import limiter, login_key
+from app.accounts.security import failed_sign_in, limiter, login_address_key, login_key
 from app.db import get_db
 
 bp = Blueprint("account", __name__)
@@ -46,8 +48,18 @@ def _login_limit() -> str:
     return current_app.config["KB_LOGIN_LIMIT"]
 
 
+def _login_address_limit() -> str:
+    return current_app.config["KB_LOGIN_ADDRESS_LIMIT"]
+
+
+SPRAY_MESSAGE = ("Too many failed sign-ins from your network. Wait a few minutes and try again; "
+                 "if this keeps happening, ask an administrator.")
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, key_func=login_key, methods=["POST"])
+@limiter.limit(_login_address_limit, key_func=login_address_key, methods=["POST"],
+               deduct_when=failed_sign_in, error_message=SPRAY_MESSAGE)
 def login():
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")))
@@ -71,3 +83,13 @@ def logout():
     session.clear()
     flash("You are signed out.")
     return redirect(url_for("public.home"))
+
+
+@bp.get("/api/csrf-token")
+def csrf_token():
+    """A CSRF token for a form posted from a public page (feedback, the search-click beacon).
+
+    Public pages carry none, so they set no cookie and can be cached; the visitor's script
+    fetches one only when they actually post.  The answer starts a session (private).
+    """
+    return jsonify(token=generate_csrf())

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from app.accounts.security import limiter
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +31,23 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def render_error(status: int, detail: str | None = None):
+def render_error(status: int, detail: str | None = None, **extra):
     title, message = MESSAGES.get(status, MESSAGES[500])
     if _wants_json():
-        return jsonify(error=title, message=detail or message), status
+        return jsonify(error=title, message=detail or message, **extra), status
     return render_template("error.html", status=status, title=title,
                            message=detail or message), status
+
+
+def too_many(exc: HTTPException):
+    """A 429 that says which limit was reached and when to try again."""
+    limit = getattr(exc, "limit", None)  # flask_limiter's RateLimitExceeded
+    own = bool(getattr(limit, "error_message", None))  # then it is the exception's description
+    detail = exc.description if own else "Too many attempts. Wait a minute and try again."
+    current = limiter.current_limit
+    # As Flask-Limiter's Retry-After header counts it (the window's end, whole seconds).
+    wait = max(1, int(current.reset_at - time.time())) if current else 60
+    return render_error(429, f"{detail} You can try again in {wait} seconds.", retry_after=wait)
 
 
 def init_app(app: Flask) -> None:
@@ -45,7 +59,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if exc.code == 429:
-            return render_error(429, "Too many attempts. Wait a minute and try again.")
+            return too_many(exc)
         # The exception's own description may echo user input; show our fixed text instead.
         return render_error(exc.code or 500)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
 from wtforms import StringField, TextAreaField
 from wtforms.validators import AnyOf, Length
 
@@ -12,6 +13,7 @@ from app.content.audience import PUBLIC, visible
 from app.content.store import document_at
 from app.db import get_db
 from app.lifecycle import feedback
+from app.web.errors import render_error
 
 bp = Blueprint("feedback", __name__)
 
@@ -40,3 +42,19 @@ def give(section: str, slug: str):
                     comment=form.comment.data or "")
     flash("Thank you for your feedback.", "feedback")
     return redirect(doc.url + "#feedback")
+
+
+@bp.errorhandler(CSRFError)
+def confirm(exc: CSRFError):
+    """No token came with the vote (no JavaScript, or an expired one): ask once more, with one.
+
+    Still CSRF-protected: nothing is stored until the visitor sends this page's form.
+    """
+    args = request.view_args or {}
+    doc = document_at(args.get("section", ""), args.get("slug", ""))
+    if doc is None or not visible(doc, viewer=PUBLIC):
+        return render_error(404)  # (an error handler cannot abort)
+    helpful = request.form.get("helpful") if request.form.get("helpful") in ("yes", "no") else ""
+    comment = (request.form.get("comment") or "")[:feedback.MAX_COMMENT]
+    return render_template("feedback_confirm.html", doc=doc, helpful=helpful,
+                           comment=comment), 400

@@ -81,9 +81,15 @@ def document_changes(kind: str, slug: str):
     doc = store().get(KIND_OF.get(kind, ""), slug)
     if doc is None or not visible(doc, viewer=PUBLIC):
         abort(404)
-    page = max(1, min(request.args.get("page", 1, type=int), 100))
-    found = changelog.document_changes(doc.kind, doc.slug, doc.path,
-                                       limit=page * changelog.PER_PAGE + 1)
+    # Only the pages the site links to: each costs a walk of the history and its texts.
+    page = request.args.get("page", 1, type=int)
+    if not 1 <= page <= changelog.MAX_PAGES:
+        abort(404)
+    per = changelog.PER_PAGE
+    found = changelog.document_changes(doc.kind, doc.slug, doc.path, limit=page * per + 1)
+    shown, older = found[(page - 1) * per:page * per], len(found) > page * per
+    if page > 1 and not shown:
+        abort(404)
     return render_template("history/document_changes.html", doc=project(doc, viewer=PUBLIC),
-                           changes=found[(page - 1) * changelog.PER_PAGE:page * changelog.PER_PAGE],
-                           page=page, more=len(found) > page * changelog.PER_PAGE)
+                           changes=shown, page=page, more=older and page < changelog.MAX_PAGES,
+                           cut=older and page == changelog.MAX_PAGES)

@@ -46,7 +46,10 @@ def _index(kind: str):
     docs = visible_documents(viewer, kind=kind)
     tag = request.args.get("tag", "")[:60]
     shown = [d for d in docs if tag in d.tags] if tag else docs
-    page = paginate(shown, request.args.get("page", 1, type=int) or 1)
+    number = request.args.get("page", 1, type=int)
+    page = paginate(shown, number)
+    if page.number != number:  # a page the list does not link to
+        abort(404)
     return render_template("index.html", kind=kind, page=page, tag=tag,
                            tags=tag_counts(docs), viewer=viewer)
 
@@ -108,7 +111,7 @@ def healthz():
     root = store().root
     ok = root.is_dir()
     body = {"status": "ok" if ok else "content directory missing"}
-    return jsonify(body), 200 if ok else 503
+    return jsonify(body), 200 if ok else 503, {"Cache-Control": "no-store"}  # always live
 
 
 @bp.get("/robots.txt")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, render_template, request
 
 from app.accounts.auth import current_viewer
+from app.accounts.security import search_limit
 from app.db import get_db
-from app.lifecycle.search_log import CLICK_URL_RE, record, record_click
+from app.lifecycle.search_log import CLICK_URL_RE, prune_now_and_then, record, record_click
 from app.search.query import MAX_QUERY, normalise
 from app.search.service import MAX_LIMIT, Answer, service
 
@@ -24,20 +25,27 @@ def _limit(default: int) -> int:
 
 
 @bp.get("/search")
+@search_limit
 def page():
     viewer, text = current_viewer(), _query()
     answer = service().search(text, viewer, limit=_limit(20)) if text else None
     log_id = record(get_db(), normalise(text), answer.audience, answer.count) if answer else None
-    return render_template("search.html", q=text, answer=answer, log_id=log_id, viewer=viewer)
+    if log_id:
+        prune_now_and_then(get_db())
+    html = render_template("search.html", q=text, answer=answer, log_id=log_id, viewer=viewer)
+    # A results page names its own analytics row: one cached copy must not serve many.
+    return (html, {"Cache-Control": "no-store"}) if log_id else html
 
 
 @bp.get("/api/search")
+@search_limit
 def api():
     answer = service().search(_query(), current_viewer(), limit=_limit(10))
     return jsonify(as_json(answer))
 
 
 @bp.post("/api/search/click")
+@search_limit
 def click():
     """Record the result an agent opened (JSON: {"url", and "q" or "log_id"})."""
     data = request.get_json(silent=True) or {}

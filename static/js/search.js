@@ -19,14 +19,43 @@
     });
   }
 
+  // Public pages hold no CSRF token (it would need a session cookie, and a page with one
+  // cannot be cached): the first click fetches one.  Staff pages carry theirs (data-csrf).
+  var tokenRequest = null;
+  function csrfToken(form) {
+    if (form.dataset.csrf) { return Promise.resolve(form.dataset.csrf); }
+    if (!tokenRequest) {
+      tokenRequest = fetch(form.dataset.token, {credentials: "same-origin",
+                                                headers: {"Accept": "application/json"}})
+        .then(function (res) { return res.ok ? res.json() : {}; })
+        .then(function (data) { return data.token || ""; })
+        .catch(function () { tokenRequest = null; return ""; });
+    }
+    return tokenRequest;
+  }
+
+  // Resolves once the click is on its way; keepalive lets it outlive the page.
   function logClick(form, payload) {
-    try {
-      fetch(form.dataset.click, {
-        method: "POST", keepalive: true, credentials: "same-origin",
-        headers: {"Content-Type": "application/json", "X-CSRFToken": form.dataset.csrf},
-        body: JSON.stringify(payload)
-      }).catch(function () {});
-    } catch (e) { /* analytics must never stop navigation */ }
+    return csrfToken(form).then(function (token) {
+      if (!token) { return; }
+      try {
+        fetch(form.dataset.click, {
+          method: "POST", keepalive: true, credentials: "same-origin",
+          headers: {"Content-Type": "application/json", "X-CSRFToken": token},
+          body: JSON.stringify(payload)
+        }).catch(function () {});
+      } catch (e) { /* analytics must never stop navigation */ }
+    });
+  }
+
+  // Navigate once the click is logged, or after a second at most.
+  function goAfter(sent, url) {
+    var gone = false;
+    function go() {
+      if (!gone) { gone = true; window.location.assign(url); }
+    }
+    sent.then(go, go);
+    setTimeout(go, 1000);
   }
 
   function setupBox(form) {
@@ -66,8 +95,7 @@
     }
 
     function open(li) {
-      logClick(form, {q: lastQuery, url: li.dataset.url});
-      window.location.assign(li.dataset.link);
+      goAfter(logClick(form, {q: lastQuery, url: li.dataset.url}), li.dataset.link);
     }
 
     function render(data) {
@@ -160,7 +188,12 @@
       var link = e.target.closest("a");
       if (!link) { return; }
       var url = new URL(link.href, window.location.href);
-      logClick(form, {log_id: results.dataset.logId, url: url.pathname + url.hash});
+      var sent = logClick(form, {log_id: results.dataset.logId, url: url.pathname + url.hash});
+      if (e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) {
+        return;  // opened elsewhere: this page stays, and so does the request
+      }
+      e.preventDefault();
+      goAfter(sent, link.href);
     });
   }
 
