@@ -206,7 +206,7 @@ class ContentStore:
         docs.sort(key=_catalogue_order)
         if forget:  # parses of blobs no longer at HEAD
             keep = {(tree.files[d.path].blob, d.path) for d in docs}
-            for key in [k for k in self._parsed if k not in keep]:
+            for key in [k for k in list(self._parsed) if k not in keep]:  # one C-level copy
                 self._parsed.pop(key, None)
         return docs
 
