@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -20,6 +21,22 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
+def csp_nonce() -> str:
+    """A fresh nonce for this response's ``style-src``: only pages that ask for one (the
+    editor: CodeMirror adds its own <style> element, tagged with it) get it in their policy;
+    every other page keeps the plain policy above.  Scripts never get a nonce."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    return g.csp_nonce
+
+
+def _policy() -> str:
+    nonce = g.get("csp_nonce")
+    if not nonce:
+        return CSP
+    return CSP.replace("style-src 'self';", f"style-src 'self' 'nonce-{nonce}';")
+
+
 def login_key() -> str:
     """Throttle per username *and* address: one attacker cannot lock out a whole team."""
     username = (request.form.get("username") or "").strip().lower()[:64]
@@ -28,7 +45,7 @@ def login_key() -> str:
 
 def _headers(response):
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("Content-Security-Policy", _policy())
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
@@ -84,3 +101,4 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_ENABLED", app.config.get("RATELIMIT_ENABLED", True))
     limiter.init_app(app)
     app.after_request(_headers)
+    app.add_template_global(csp_nonce, "csp_nonce")
