@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from tests.browser.a11y_helpers import a11y_docs, add_history, axe_violations, with_axe
 from tests.browser.conftest import sign_in
+from tests.browser.test_search import collect_errors
 from tests.live import LiveServer, prepare_dirs
 
 CUSTOMER_PAGES = [
@@ -252,3 +253,33 @@ def test_marks_badges_and_agents_only_callout_contrast(page, site):
         assert any(wanted in name.lower() for name in seen), (wanted, seen)
     low = {name: round(ratio, 2) for name, ratio in seen.items() if ratio < 4.5}
     assert low == {}, low
+
+
+@pytest.mark.parametrize("path,charts", [
+    ("/manage", ["reviews-due", "acks", "helpful"]),
+    ("/manage/search", ["search-volume", "zero-results", "failing-queries"]),
+    ("/acks/policies/refunds", ["ack-progress"]),
+])
+def test_charts_are_drawn_with_tables_and_print(page, site, path, charts):
+    errors = collect_errors(page)
+    sign_in(page, site.url, "editor")
+    page.goto(site.url + path)
+    for chart_id in charts:
+        figure = page.locator(f"#chart-{chart_id}")
+        svg = figure.locator("svg.chart-svg")
+        expect(svg).to_be_visible()
+        assert svg.bounding_box()["height"] > 50
+        assert figure.locator(".bar, .dot").count() > 0
+        table = figure.locator("table.chart-table")
+        expect(table).to_be_hidden()  # one toggle away
+        figure.locator("summary").click()
+        expect(table).to_be_visible()
+        assert table.locator("tbody tr").count() >= 1
+        link = figure.locator(".chart-csv a")
+        if link.count():
+            with page.expect_download() as download:
+                link.click()
+            assert download.value.suggested_filename == f"{chart_id}.csv"
+    page.emulate_media(media="print")
+    expect(page.locator(f"#chart-{charts[0]} svg.chart-svg")).to_be_visible()
+    assert errors == [], errors
