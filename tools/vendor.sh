@@ -14,7 +14,7 @@ version() { node -p "require('./node_modules/$1/package.json').version"; }
 
 CM="$ROOT/static/vendor/codemirror"
 rm -rf "$CM" && mkdir -p "$CM"
-./node_modules/@esbuild/linux-x64/bin/esbuild codemirror-entry.js --bundle --minify \
+./node_modules/.bin/esbuild codemirror-entry.js --bundle --minify \
   --format=iife --target=es2020 --legal-comments=none --outfile="$CM/codemirror.min.js"
 {
   echo "CodeMirror 6 for the policy portal editor, built by tools/vendor.sh from npm:"
