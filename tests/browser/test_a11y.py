@@ -283,3 +283,19 @@ def test_charts_are_drawn_with_tables_and_print(page, site, path, charts):
     page.emulate_media(media="print")
     expect(page.locator(f"#chart-{charts[0]} svg.chart-svg")).to_be_visible()
     assert errors == [], errors
+
+
+def test_axe_editor_with_draft_offer_and_search_panel(axe_page, site):
+    sign_in(axe_page, site.url, "editor")
+    axe_page.goto(site.url + "/new")
+    axe_page.evaluate("() => localStorage.clear()")
+    axe_page.locator(".cm-content").click()
+    axe_page.keyboard.type("A draft to offer back.")
+    axe_page.wait_for_function("() => !!localStorage.getItem('kb-draft:/new')")
+    axe_page.once("dialog", lambda d: d.accept())
+    axe_page.reload()
+    expect(axe_page.locator("#draft-offer")).to_be_visible()
+    axe_page.locator(".cm-content").click()
+    axe_page.keyboard.press("Control+f")
+    expect(axe_page.locator(".cm-search")).to_be_visible()
+    assert axe_violations(axe_page) == []
