@@ -83,6 +83,7 @@ PROBES = [
     # editing, lifecycle: staff only, so a clean 404 or the sign-in page
     "/edit/{folder}/{slug}", "/new", "/preview", "/manage", "/manage?view=all",
     "/manage/search", "/manage/search?audience=staff", "/to-read",
+    "/manage/charts/acks.csv", "/manage/charts/helpful.csv", "/manage/charts/reviews-due.csv",
     "/acks/{folder}/{slug}", "/acks/{folder}/{slug}?format=csv",
     # infrastructure
     "/sitemap.xml", "/robots.txt", "/healthz", "/static/{slug}", "/.git/HEAD", "/api/csrf-token",

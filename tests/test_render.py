@@ -13,6 +13,7 @@ from app.content.render import (
     CLASS_PATTERNS,
     CLASSES,
     ID_PREFIX,
+    SCROLLER,
     render,
     safe_url,
     sanitize,
@@ -39,6 +40,10 @@ def assert_safe(html: str) -> None:
                 f"class {name} on {tag}"
         assert tag in ALLOWED_TAGS, f"tag {tag} escaped the allow-list"
         allowed = ALLOWED_ATTRIBUTES["*"] | ALLOWED_ATTRIBUTES.get(tag, set()) | {"rel"}
+        if tag == "div" and attrs.get("class") == "table-scroll":  # added after sanitizing
+            assert attrs == {"class": "table-scroll", "role": "region", "tabindex": "0",
+                             "aria-label": "Table, scrolls sideways"}
+            continue
         for name, value in attrs.items():
             assert name in allowed, f"attribute {name} on {tag}"
             assert not name.startswith("on")
@@ -247,3 +252,10 @@ def test_the_shortcut_stays_off_when_another_inline_pattern_is_added():
     render_module._skip_plain_text(md)
     assert type(md.treeprocessors["inline"]).__name__ == "InlineProcessor"
     assert md.convert("a ~~b~~ c") == "<p>a <del>b</del> c</p>"
+
+
+def test_tables_scroll_inside_a_region_authors_cannot_forge():
+    html = render("| a | b |\n|---|---|\n| 1 | 2 |\n").html
+    assert html.startswith(SCROLLER + "<table>") and html.endswith("</table></div>")
+    forged = render('<div class="x" role="button" tabindex="0" aria-label="y">z</div>').html
+    assert "role=" not in forged and "tabindex" not in forged and "aria-label" not in forged

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
@@ -24,6 +25,22 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enable
 # All scripts and styles are static files, so the policy needs no 'unsafe-inline'.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def csp_nonce() -> str:
+    """A fresh nonce for this response's ``style-src``: only pages that ask for one (the
+    editor: CodeMirror adds its own <style> element, tagged with it) get it in their policy;
+    every other page keeps the plain policy above.  Scripts never get a nonce."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    return g.csp_nonce
+
+
+def _policy() -> str:
+    nonce = g.get("csp_nonce")
+    if not nonce:
+        return CSP
+    return CSP.replace("style-src 'self';", f"style-src 'self' 'nonce-{nonce}';")
 
 
 def login_key() -> str:
@@ -64,7 +81,7 @@ search_limit = limiter.shared_limit(_search_limit, scope="search", exempt_when=_
 
 def _headers(response):
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("Content-Security-Policy", _policy())
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
@@ -113,3 +130,4 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
     app.after_request(_headers)
     public_cache.init_app(app)
+    app.add_template_global(csp_nonce, "csp_nonce")

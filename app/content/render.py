@@ -32,7 +32,8 @@ from app.caching import sharedfiles
 from app.caching.lru import SizedLRU
 
 ID_PREFIX = "sec-"
-RENDERER_VERSION = "2"  # 2: classes restricted to the renderer's own
+RENDERER_VERSION = "3"  # 2: classes restricted to the renderer's own; 3: tables wrapped in a
+# scrolling region
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "details", "div",
@@ -283,7 +284,22 @@ def _render(text: str) -> Rendered:
     except Exception:
         html = "<pre>" + nh3.clean_text(text) + "</pre>"
         toc = ()
-    return Rendered(sanitize(html), toc)
+    return Rendered(scrolling_tables(sanitize(html)), toc)
+
+
+_TABLE_OPEN_RE = re.compile(r"<table\b[^>]*>")
+SCROLLER = ('<div class="table-scroll" role="region" tabindex="0" '
+            'aria-label="Table, scrolls sideways">')
+
+
+def scrolling_tables(html: str) -> str:
+    """Wrap each table of sanitized HTML in a focusable region that scrolls sideways, so a
+    wide table never widens the page (320 px screens, 200 % zoom) and keyboards can scroll it.
+    Runs after the sanitizer: authors cannot write these attributes themselves."""
+    if "<table" not in html:
+        return html
+    html = _TABLE_OPEN_RE.sub(lambda m: SCROLLER + m.group(0), html)
+    return html.replace("</table>", "</table></div>")
 
 
 # -- the shared tier: rendered pages on disk, for every worker ---------------------------------

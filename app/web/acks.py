@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from app.accounts.auth import can, current_viewer
 from app.content.store import Document, document_at
 from app.db import get_db
-from app.lifecycle import acks
+from app.lifecycle import acks, trends
 from app.repo.gitrepo import is_valid_rev
 
 bp = Blueprint("acks", __name__)
@@ -57,7 +57,8 @@ def report(section: str, slug: str):
         filename = rep.doc.slug.replace("/", "-") + "-acknowledgements.csv"
         return Response(acks.report_csv(rep), mimetype="text/csv", headers={
             "Content-Disposition": f'attachment; filename="{filename}"'})
-    return render_template("ack_report.html", rep=rep, section=section)
+    return render_template("ack_report.html", rep=rep, section=section,
+                           progress=trends.ack_progress(get_db(), rep))
 
 
 def ack_notice(doc: Document) -> acks.Pending | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.accounts.auth import can
@@ -10,7 +10,7 @@ from app.clock import today
 from app.content.store import document_at
 from app.db import get_db
 from app.editing.save import EditError
-from app.lifecycle import analytics
+from app.lifecycle import analytics, trends
 from app.lifecycle import dashboard as lifecycle
 from app.lifecycle.feedback import recent_comments, summaries
 from app.repo.gitrepo import GitError
@@ -32,9 +32,11 @@ def dashboard():
     owner = request.args.get("owner", "")[:100] or current_user.username
     rows = lifecycle.dashboard_rows(view=view, owner=owner, sort=sort)
     db = get_db()
+    charts = [trends.reviews_due(), trends.ack_completion(db), trends.helpful_rate(db)]
     return render_template("manage.html", rows=rows, view=view, sort=sort, owner=owner,
                            counts=lifecycle.counts(), feedback=summaries(db),
-                           comments=recent_comments(db, limit=15), today=today())
+                           comments=recent_comments(db, limit=15), today=today(),
+                           charts=charts)
 
 
 @bp.get("/manage/search")
@@ -53,7 +55,20 @@ def search_analytics():
                            top=analytics.top_queries(db, **args),
                            zero=analytics.zero_result_queries(db, **args),
                            no_click=analytics.no_click_queries(db, **args),
-                           can_edit=can(current_user, "edit"))
+                           can_edit=can(current_user, "edit"),
+                           charts=[trends.search_volume(db), trends.zero_result_share(db),
+                                   trends.failing_queries(db)])
+
+
+@bp.get("/manage/charts/<name>.csv")
+@login_required
+def chart_csv(name: str):
+    """The numbers of one owners' chart, as CSV (the same ones its table shows)."""
+    if not can(current_user, "manage"):
+        abort(403)
+    build = trends.CHARTS.get(name) or abort(404)
+    return Response(build(get_db()).csv(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
 @bp.post("/manage/reviewed/<section>/<path:slug>")

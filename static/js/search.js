@@ -130,7 +130,10 @@
       if (!items.length) {
         var none = document.createElement("li");
         none.className = "search-none";
+        none.id = "search-none";
+        none.setAttribute("role", "option");  // a listbox holds only options: a disabled one
         none.setAttribute("aria-disabled", "true");
+        none.setAttribute("aria-selected", "false");
         none.textContent = data.suggestion ? "No results. Did you mean " + data.suggestion + "?" : "No results.";
         list.appendChild(none);
       }
