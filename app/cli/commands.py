@@ -13,11 +13,13 @@ from flask.cli import AppGroup
 
 from app import config
 from app.accounts import auth
+from app.cli.proposals import register as register_proposals
 from app.cli.seed import seed_repository
 from app.config import BUNDLED_CONTENT, SEED_HISTORY
 from app.content.audience import split_blocks
 from app.content.store import Problem, store
 from app.db import get_db
+from app.editing import proposals, workflow
 
 kb = AppGroup("kb", help="Content: initialise, check, and maintain the portal.")
 users = AppGroup("users", help="Staff accounts.")
@@ -76,6 +78,8 @@ def check_problems() -> list[Problem]:
             problems.append(Problem(doc.path, doc.body_start + line - 1, message))
     problems.extend(_list_file_problems(st.root / "synonyms.yml", "[word, word, ...] groups"))
     problems.extend(_list_file_problems(st.root / "jargon.yml", "{term: ..., hint: ...} entries"))
+    problems.extend(Problem(workflow.FILE, None, message.removeprefix(f"{workflow.FILE}: "))
+                    for message in proposals.rules().problems)
     return sorted(problems, key=lambda p: (p.path, p.line or 0))
 
 
@@ -209,5 +213,7 @@ def init_app(app: Flask) -> None:
 
     if "log" not in kb.commands:
         register(kb)
+    if "approve" not in kb.commands:
+        register_proposals(kb)
     app.cli.add_command(kb)
     app.cli.add_command(users)
