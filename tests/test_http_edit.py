@@ -165,21 +165,24 @@ def test_preview_marks_internal_blocks(client, auth):
 
 
 def test_restore_rename_delete_over_http(client, auth, content_dir):
+    # An internal document: these publish at once (a public one makes a proposal, see
+    # tests/test_proposals.py).
+    esc = "policies/escalation.md"
     first = git_out(content_dir, "rev-parse", "HEAD").strip()
-    commit(content_dir, {REFUNDS: (content_dir / REFUNDS).read_text().replace("most", "few")},
+    commit(content_dir, {esc: (content_dir / esc).read_text().replace("4 hours", "9 hours")},
            "Bad")
     auth.login("editor")
-    assert "Restore" in client.get("/history/policies/refunds").text
-    res = client.post("/restore/policies/refunds", data={"rev": first, "message": "Undo"})
-    assert res.status_code == 303 and "most orders" in (content_dir / REFUNDS).read_text()
-    bad = client.post("/restore/policies/refunds", data={"rev": "HEAD~2", "message": "x"},
+    assert "Restore" in client.get("/history/policies/escalation").text
+    res = client.post("/restore/policies/escalation", data={"rev": first, "message": "Undo"})
+    assert res.status_code == 303 and "4 hours" in (content_dir / esc).read_text()
+    bad = client.post("/restore/policies/escalation", data={"rev": "HEAD~2", "message": "x"},
                       follow_redirects=True)
     assert "Not done" in bad.text
-    client.post("/rename/policies/refunds", data={"new_slug": "money-back", "message": "Rn"})
-    assert client.get("/policies/money-back").status_code == 200
-    client.post("/delete/policies/money-back", data={"message": "Gone"})
-    assert client.get("/policies/money-back").status_code == 404
-    assert "Gone" in client.get("/history/policies/money-back").text
+    client.post("/rename/policies/escalation", data={"new_slug": "tiers", "message": "Rn"})
+    assert client.get("/policies/tiers").status_code == 200
+    client.post("/delete/policies/tiers", data={"message": "Gone"})
+    assert client.get("/policies/tiers").status_code == 404
+    assert "Gone" in client.get("/history/policies/tiers").text
 
 
 def test_csrf_required(tmp_path, content_dir):

@@ -332,3 +332,21 @@ def test_effective_date_still_applies_after_approval(app, client, auth, content_
     assert "14 days" in (content_dir / REFUNDS).read_text()
     page = client.get("/policies/refunds").text  # a customer: the version in force today
     assert "30 days of delivery" in page and "14 days of delivery" not in page
+
+
+def test_deleting_or_renaming_a_public_document_is_a_proposal(client, auth, content_dir,
+                                                             people):
+    auth.login("editor")
+    res = client.post("/delete/policies/refunds", data={"message": "Drop refunds"})
+    assert res.status_code == 303 and res.headers["Location"] == "/proposals/1"
+    assert (content_dir / REFUNDS).exists()
+    res = client.post("/rename/faq/track-order", data={"new_slug": "tracking",
+                                                       "message": "Shorter address"})
+    assert res.headers["Location"] == "/proposals/2"
+    assert client.get("/faq/track-order").status_code == 200
+    auth.logout()
+    assert approve(client, auth, "approver").status_code == 303
+    assert approve(client, auth, "approver", "/proposals/2").status_code == 303
+    assert not (content_dir / REFUNDS).exists()
+    assert client.get("/faq/tracking").status_code == 200
+    assert client.get("/faq/track-order").status_code == 404

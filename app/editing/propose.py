@@ -12,11 +12,12 @@ from pathlib import Path
 
 from flask import current_app
 
-from app.content.store import repo, store
+from app.content.store import is_safe_slug, repo, store
 from app.editing import notify, proposals, workflow
 from app.editing import save as editing
 from app.editing.proposals import Proposal, ProposalError
 from app.editing.save import Change, Conflict, EditError
+from app.history import revisions as history
 from app.repo import branches
 
 
@@ -96,10 +97,16 @@ def save_or_propose(kind: str, slug: str, text: str, *, base_rev: str, change: C
     head = git.head()
     if creating and git.blob_at(head, path):
         raise EditError(f"A document already exists at {path}.")
-    proposal = proposals.allocate(change.message.strip(), change.author, [path])
+    check = None if creating else _check_same(base_rev, head, path, data, text)
+    return _new_proposal({path: data}, change, head, decision, check)
+
+
+def _new_proposal(files: dict[str, bytes | None], change: Change, head: str,
+                  decision: workflow.Decision, check=None) -> Outcome:
+    """A new proposal branch on ``head`` holding ``files`` as its first commit."""
+    proposal = proposals.allocate(change.message.strip(), change.author, list(files))
     try:
-        check = (None if creating else _check_same(base_rev, head, path, data, text))
-        new = editing.commit_on(proposal.ref, "", {path: data}, change, check, parent=head)
+        new = editing.commit_on(proposal.ref, "", files, change, check, parent=head)
     except BaseException:
         proposals.forget(proposal.id)
         raise
@@ -109,6 +116,53 @@ def save_or_propose(kind: str, slug: str, text: str, *, base_rev: str, change: C
     notify.tell_approvers(proposal, f"New proposal #{proposal.id} from {change.author}: "
                                     f"{proposal.title}")
     return Outcome(proposal=proposal)
+
+
+def _manage(files: dict[str, bytes | None], change: Change, direct, emergency: str) -> Outcome:
+    """Rename, delete, restore: directly unless the rules gate the change (say, a public
+    document deleted), then as a new proposal."""
+    if not change.message.strip():
+        raise EditError("Describe the change in the commit message.")
+    git = repo()
+    head = git.head()
+    changes = {p: (git.read_file(head, p), d) for p, d in files.items()}
+    decision = workflow.decide(changes, proposals.rules())
+    if not decision.gated or emergency:
+        if emergency:
+            change.trailers = (*change.trailers, ("Emergency", emergency))
+        return Outcome(commit=direct())
+    return _new_proposal(files, change, head, decision)
+
+
+def delete(kind: str, slug: str, *, change: Change, emergency: str = "") -> Outcome:
+    path = path_of(kind, slug)
+    if not repo().blob_at(repo().head(), path):
+        raise EditError("This document is already deleted.")
+    return _manage({path: None}, change,
+                   lambda: editing.delete(kind, slug, change=change), emergency)
+
+
+def rename(kind: str, slug: str, new_slug: str, *, change: Change,
+           emergency: str = "") -> Outcome:
+    old = path_of(kind, slug)
+    new = path_of(kind, new_slug) if is_safe_slug(new_slug) else ""
+    git = repo()
+    data = git.read_file(git.head(), old)
+    if not new or data is None or git.blob_at(git.head(), new):
+        return Outcome(commit=editing.rename(kind, slug, new_slug, change=change))  # its error
+    return _manage({old: None, new: data}, change,
+                   lambda: editing.rename(kind, slug, new_slug, change=change), emergency)
+
+
+def restore(kind: str, slug: str, rev: str, *, change: Change, emergency: str = "") -> Outcome:
+    path = path_of(kind, slug)
+    target = history.find(history.revisions(path), rev)
+    data = (repo().read_blobs([target.entry.blob]).get(target.entry.blob)
+            if target is not None and not target.deleted else None)
+    if data is None:  # the direct path says what is wrong
+        return Outcome(commit=editing.restore(kind, slug, rev, change=change))
+    return _manage({path: data}, change,
+                   lambda: editing.restore(kind, slug, rev, change=change), emergency)
 
 
 def restore_branch(proposal: Proposal, username: str) -> None:

@@ -134,7 +134,7 @@ def _manage(kind: str, slug: str, op, done: str, *, target: str | None = None):
     kind = _guard(kind)
     change = editform.change(editform.from_request(request.form), current_user.username)
     try:
-        op(kind, change)
+        outcome = op(kind, change)
     except editing.EditError as exc:
         flash("Not done: " + " ".join(exc.errors))
         target = None
@@ -143,6 +143,9 @@ def _manage(kind: str, slug: str, op, done: str, *, target: str | None = None):
         flash("Not done: the content repository could not record the change.")
         target = None
     else:
+        if outcome.proposal is not None:  # the rules gate it: it waits for approval
+            flash(f"Proposed as #{outcome.proposal.id}: it happens once approved.")
+            return redirect(outcome.proposal.url, 303)
         flash(done)
     return redirect(url_for("history.revisions", kind=KINDS[kind], slug=target or slug), 303)
 
@@ -150,20 +153,23 @@ def _manage(kind: str, slug: str, op, done: str, *, target: str | None = None):
 @bp.post("/rename/<kind>/<path:slug>")
 def rename(kind: str, slug: str):
     new_slug = request.form.get("new_slug", "").strip()
-    return _manage(kind, slug, lambda k, c: editing.rename(k, slug, new_slug, change=c),
+    return _manage(kind, slug, lambda k, c: propose.rename(
+        k, slug, new_slug, change=c, emergency=_emergency()),
                    f"Renamed to {new_slug}.", target=new_slug)
 
 
 @bp.post("/delete/<kind>/<path:slug>")
 def delete(kind: str, slug: str):
-    return _manage(kind, slug, lambda k, c: editing.delete(k, slug, change=c),
+    return _manage(kind, slug, lambda k, c: propose.delete(
+        k, slug, change=c, emergency=_emergency()),
                    "Deleted. It stays in the history and can be restored.")
 
 
 @bp.post("/restore/<kind>/<path:slug>")
 def restore(kind: str, slug: str):
     rev = request.form.get("rev", "")
-    return _manage(kind, slug, lambda k, c: editing.restore(k, slug, rev, change=c),
+    return _manage(kind, slug, lambda k, c: propose.restore(
+        k, slug, rev, change=c, emergency=_emergency()),
                    "Restored as a new version.")
 
 
