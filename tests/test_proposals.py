@@ -350,3 +350,24 @@ def test_deleting_or_renaming_a_public_document_is_a_proposal(client, auth, cont
     assert not (content_dir / REFUNDS).exists()
     assert client.get("/faq/tracking").status_code == 200
     assert client.get("/faq/track-order").status_code == 404
+
+
+def test_admin_emergency_from_the_edit_form(client, auth, content_dir, people):
+    auth.login("admin")
+    fields = form_of(client.get("/edit/policies/refunds").text)
+    assert "emergency" in fields
+    fields.update(body=fields["body"].replace("most orders", "every order"),
+                  emergency="Court order", message="Refunds now")
+    res = client.post("/edit/policies/refunds", data=fields)
+    assert res.status_code == 303 and res.headers["Location"] == "/proposals/1"
+    assert "We refund every order." in (content_dir / REFUNDS).read_text()
+    message = git_out(content_dir, "log", "-1", "--format=%B")
+    assert "Emergency: Court order" in message and "Proposal: 1" in message
+    assert "Court order" in client.get("/manage/approvals").text
+    auth.logout()
+    auth.login("editor")  # an editor's "emergency" field is ignored: a proposal, unpublished
+    fields = form_of(client.get("/edit/faq/track-order").text)
+    fields.update(body="Call us.", emergency="Because", message="Shorter")
+    assert client.post("/edit/faq/track-order", data=fields).headers["Location"] == \
+        "/proposals/2"
+    assert "Call us." not in (content_dir / "faq/track-order.md").read_text()

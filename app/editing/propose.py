@@ -67,14 +67,12 @@ def _check_same(base_rev: str, at: str, path: str, data: bytes, text: str):
 
 
 def save_or_propose(kind: str, slug: str, text: str, *, base_rev: str, change: Change,
-                    creating: bool = False, emergency: str = "") -> Outcome:
-    """Save an edit: directly when the rules allow it (or an admin's emergency reason is
-    given), else as a commit on the author's proposal for the document."""
+                    creating: bool = False) -> Outcome:
+    """Save an edit: directly when the rules allow it, else as a commit on the author's
+    proposal for the document (an admin's emergency then publishes that proposal)."""
     path = path_of(kind, slug)
     decision, existing = decide_save(path, text, change.author)
-    if existing is None and (not decision.gated or emergency):
-        if emergency:
-            change.trailers = (*change.trailers, ("Emergency", emergency))
+    if existing is None and not decision.gated:
         if creating:
             return Outcome(commit=editing.create(kind, slug, text, change=change))
         return Outcome(commit=editing.save(kind, slug, text, base_rev=base_rev, change=change))
@@ -118,7 +116,7 @@ def _new_proposal(files: dict[str, bytes | None], change: Change, head: str,
     return Outcome(proposal=proposal)
 
 
-def _manage(files: dict[str, bytes | None], change: Change, direct, emergency: str) -> Outcome:
+def _manage(files: dict[str, bytes | None], change: Change, direct) -> Outcome:
     """Rename, delete, restore: directly unless the rules gate the change (say, a public
     document deleted), then as a new proposal."""
     if not change.message.strip():
@@ -127,23 +125,21 @@ def _manage(files: dict[str, bytes | None], change: Change, direct, emergency: s
     head = git.head()
     changes = {p: (git.read_file(head, p), d) for p, d in files.items()}
     decision = workflow.decide(changes, proposals.rules())
-    if not decision.gated or emergency:
-        if emergency:
-            change.trailers = (*change.trailers, ("Emergency", emergency))
+    if not decision.gated:
         return Outcome(commit=direct())
     return _new_proposal(files, change, head, decision)
 
 
-def delete(kind: str, slug: str, *, change: Change, emergency: str = "") -> Outcome:
+def delete(kind: str, slug: str, *, change: Change) -> Outcome:
     path = path_of(kind, slug)
     if not repo().blob_at(repo().head(), path):
         raise EditError("This document is already deleted.")
     return _manage({path: None}, change,
-                   lambda: editing.delete(kind, slug, change=change), emergency)
+                   lambda: editing.delete(kind, slug, change=change))
 
 
 def rename(kind: str, slug: str, new_slug: str, *, change: Change,
-           emergency: str = "") -> Outcome:
+           ) -> Outcome:
     old = path_of(kind, slug)
     new = path_of(kind, new_slug) if is_safe_slug(new_slug) else ""
     git = repo()
@@ -151,10 +147,10 @@ def rename(kind: str, slug: str, new_slug: str, *, change: Change,
     if not new or data is None or git.blob_at(git.head(), new):
         return Outcome(commit=editing.rename(kind, slug, new_slug, change=change))  # its error
     return _manage({old: None, new: data}, change,
-                   lambda: editing.rename(kind, slug, new_slug, change=change), emergency)
+                   lambda: editing.rename(kind, slug, new_slug, change=change))
 
 
-def restore(kind: str, slug: str, rev: str, *, change: Change, emergency: str = "") -> Outcome:
+def restore(kind: str, slug: str, rev: str, *, change: Change) -> Outcome:
     path = path_of(kind, slug)
     target = history.find(history.revisions(path), rev)
     data = (repo().read_blobs([target.entry.blob]).get(target.entry.blob)
@@ -162,7 +158,7 @@ def restore(kind: str, slug: str, rev: str, *, change: Change, emergency: str = 
     if data is None:  # the direct path says what is wrong
         return Outcome(commit=editing.restore(kind, slug, rev, change=change))
     return _manage({path: data}, change,
-                   lambda: editing.restore(kind, slug, rev, change=change), emergency)
+                   lambda: editing.restore(kind, slug, rev, change=change))
 
 
 def restore_branch(proposal: Proposal, username: str) -> None:

@@ -12,9 +12,10 @@ from app.content.audience import project_body
 from app.content.render import render
 from app.content.store import KINDS, is_safe_slug, parse, repo, store
 from app.editing import form as editform
-from app.editing import proposals, propose
+from app.editing import proposals, propose, publish
 from app.editing import save as editing
 from app.editing import workflow as gating
+from app.editing.proposals import ProposalError
 from app.lifecycle import dashboard as lifecycle
 from app.repo import branches
 from app.repo.gitrepo import GitError
@@ -51,7 +52,7 @@ def _submit(kind: str, slug: str, fields: dict, doc, op):
     A change the rules gate becomes a proposal: the editor lands on its page."""
     text = editing.compose_form(fields, fields["body"], editform.extra_meta(doc))
     try:
-        outcome = op(text, editform.change(fields, current_user.username))
+        outcome = _emergency(op(text, editform.change(fields, current_user.username)))
     except editing.Conflict as conflict:
         return _form(editform.after_conflict(fields, conflict), doc=doc, status=409,
                      conflict=conflict)
@@ -64,6 +65,9 @@ def _submit(kind: str, slug: str, fields: dict, doc, op):
             "Try again, and tell an administrator if it keeps happening."])
     except editing.EditError as exc:
         return _form(fields, doc=doc, status=400, errors=exc.errors)
+    except ProposalError as exc:  # an emergency publish refused: the proposal is kept
+        flash(f"Saved as a proposal, not published: {exc}")
+        return redirect("/proposals", 303)
     if outcome.proposal is not None:
         flash(f"Saved as proposal #{outcome.proposal.id}: it publishes once approved.")
         return redirect(outcome.proposal.url, 303)
@@ -85,8 +89,7 @@ def edit(kind: str, slug: str):
         return _form(fields, doc=doc, proposal=proposal if tip else None)
     fields = editform.from_request(request.form)
     return _submit(kind, slug, fields, doc, lambda text, change: propose.save_or_propose(
-        kind, slug, text, base_rev=fields["base_rev"], change=change,
-        emergency=_emergency()))
+        kind, slug, text, base_rev=fields["base_rev"], change=change))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -101,13 +104,18 @@ def new():
     fields = editform.from_request(request.form)
     kind, slug = fields["kind"] if fields["kind"] in KINDS else "policy", fields["slug"].strip()
     return _submit(kind, slug, fields, None, lambda text, change: propose.save_or_propose(
-        kind, slug, text, base_rev=fields["base_rev"], change=change, creating=True,
-        emergency=_emergency()))
+        kind, slug, text, base_rev=fields["base_rev"], change=change, creating=True))
 
 
-def _emergency() -> str:
-    """An admin's reason to publish a gated change at once (recorded as a trailer)."""
-    return request.form.get("emergency", "").strip() if can(current_user, "admin") else ""
+def _emergency(outcome):
+    """An admin's reason to publish a gated change at once: the proposal just made is
+    published with an ``Emergency:`` trailer and listed for review."""
+    reason = request.form.get("emergency", "").strip() if can(current_user, "admin") else ""
+    if reason and outcome.proposal is not None:
+        publish.emergency(outcome.proposal, current_user, reason,
+                          publish.current_tip(outcome.proposal))
+        flash("Published as an emergency change; it is listed for review.")
+    return outcome
 
 
 @bp.post("/edit/gate")
@@ -134,9 +142,10 @@ def _manage(kind: str, slug: str, op, done: str, *, target: str | None = None):
     kind = _guard(kind)
     change = editform.change(editform.from_request(request.form), current_user.username)
     try:
-        outcome = op(kind, change)
-    except editing.EditError as exc:
-        flash("Not done: " + " ".join(exc.errors))
+        outcome = _emergency(op(kind, change))
+    except (editing.EditError, ProposalError) as exc:
+        flash("Not done: " + (" ".join(exc.errors) if isinstance(exc, editing.EditError)
+                              else str(exc)))
         target = None
     except GitError:
         log.exception("%s failed", request.path)
@@ -154,14 +163,14 @@ def _manage(kind: str, slug: str, op, done: str, *, target: str | None = None):
 def rename(kind: str, slug: str):
     new_slug = request.form.get("new_slug", "").strip()
     return _manage(kind, slug, lambda k, c: propose.rename(
-        k, slug, new_slug, change=c, emergency=_emergency()),
+        k, slug, new_slug, change=c),
                    f"Renamed to {new_slug}.", target=new_slug)
 
 
 @bp.post("/delete/<kind>/<path:slug>")
 def delete(kind: str, slug: str):
     return _manage(kind, slug, lambda k, c: propose.delete(
-        k, slug, change=c, emergency=_emergency()),
+        k, slug, change=c),
                    "Deleted. It stays in the history and can be restored.")
 
 
@@ -169,7 +178,7 @@ def delete(kind: str, slug: str):
 def restore(kind: str, slug: str):
     rev = request.form.get("rev", "")
     return _manage(kind, slug, lambda k, c: propose.restore(
-        k, slug, rev, change=c, emergency=_emergency()),
+        k, slug, rev, change=c),
                    "Restored as a new version.")
 
 
