@@ -371,3 +371,17 @@ def test_admin_emergency_from_the_edit_form(client, auth, content_dir, people):
     assert client.post("/edit/faq/track-order", data=fields).headers["Location"] == \
         "/proposals/2"
     assert "Call us." not in (content_dir / "faq/track-order.md").read_text()
+
+
+def test_interrupted_publish_is_reopened(app, client, auth, content_dir, people):
+    propose_refunds(client, auth)
+    db = connect(app.config["DATABASE"])
+    with db:
+        db.execute("UPDATE proposals SET status = 'approved', "
+                   "updated_at = '2000-01-01T00:00:00+00:00'")
+    db.close()
+    auth.login("approver")
+    assert "Open" in client.get("/proposals/1").text
+    auth.logout()
+    assert approve(client, auth, "approver").status_code == 303
+    assert "nearly all orders" in (content_dir / REFUNDS).read_text()

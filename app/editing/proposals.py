@@ -256,7 +256,25 @@ def sync() -> list[str]:
         if proposal.tip != tip and proposal.active:
             rewritten = bool(proposal.tip) and not git.is_ancestor(proposal.tip, tip)
             note_tip(proposal, tip, "git", "rewritten" if rewritten else "update")
+    _unstick()
     return problems
+
+
+STUCK_SECONDS = 600  # "approved" (publishing) for longer than this: the publisher died
+
+
+def _unstick() -> None:
+    """A publish interrupted (a killed worker) leaves "approved": reopen it, or mark it
+    published when its tip reached main after all (the journal finished the merge)."""
+    git = repo()
+    cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=STUCK_SECONDS)).isoformat()
+    for proposal in listing(("approved",)):
+        if proposal.tip and git.is_ancestor(proposal.tip, git.head()):
+            set_status(proposal.id, "published", expect=("approved",))
+            record(proposal.id, "publish", "portal", tip=proposal.tip)
+        elif proposal.updated_at < cutoff:
+            set_status(proposal.id, "open", expect=("approved",))
+            record(proposal.id, "reopened", "portal", body="publishing was interrupted")
 
 
 def _adopt(proposal_id: int, branch: str, tip: str) -> Proposal | None:
