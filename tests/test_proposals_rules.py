@@ -210,3 +210,20 @@ def test_email_to_approvers_and_author(app, client, auth, people):
                    for to, body in inbox.messages)
     finally:
         controller.stop()
+
+
+def test_empty_form_fields_are_no_public_change(app):
+    """The form writes ``summary: ''`` and ``tags: []`` for fields a file did not have:
+    customers read the same page, so no approval is asked for."""
+    old = b"---\ntitle: A\naudience: public\n---\nText.\n"
+    new = b"---\ntitle: A\nsummary: ''\naudience: public\ntags: []\n---\nText.\n"
+    changed = b"---\ntitle: B\naudience: public\n---\nText.\n"
+    with app.app_context():
+        rules = workflow.Workflow()
+        assert not workflow.decide({"policies/a.md": (old, new)}, rules).gated
+        assert workflow.decide({"policies/a.md": (old, changed)}, rules).gated
+        assert workflow.decide({"policies/a.md": (None, old)}, rules).gated  # new and public
+        internal = old.replace(b"public", b"internal")
+        assert not workflow.decide({"policies/a.md": (None, internal)}, rules).gated
+        assert workflow.decide({"policies/a.md": (internal, old)}, rules).gated  # goes public
+        assert workflow.decide({"policies/a.md": (old, internal)}, rules).gated  # leaves

@@ -179,7 +179,9 @@ def public_text(path: str, data: bytes | None) -> str | None:
     doc = project(parse(data, kind=kind, slug=slug, path=path), viewer=PUBLIC)
     if doc is None:
         return None
-    return compose(dict(doc.meta), doc.body)
+    # An empty field reads as a missing one (the form writes ``summary: ''``, ``tags: []``).
+    meta = {k: v for k, v in doc.meta.items() if v not in ("", None, [], {})}
+    return compose(meta, doc.body)
 
 
 def decide(changes: dict[str, tuple[bytes | None, bytes | None]], rules: Workflow) -> Decision:
