@@ -61,7 +61,7 @@ def test_edit_and_save(client, auth, content_dir):
     fields.update(body=fields["body"].replace("most orders", "nearly all orders"),
                   public_note="Clearer", material="yes")
     res = client.post("/edit/policies/refunds", data=fields)
-    # A change to what customers read is a proposal (tests/test_proposals.py): one commit
+    # A change to what customers read is a proposal (tests/test_proposals_http.py): one commit
     # on its branch, the fields kept as they were.
     assert res.status_code == 303 and res.headers["Location"] == "/proposals/1"
     branch = "proposals/1-update-refunds"
@@ -166,7 +166,7 @@ def test_preview_marks_internal_blocks(client, auth):
 
 def test_restore_rename_delete_over_http(client, auth, content_dir):
     # An internal document: these publish at once (a public one makes a proposal, see
-    # tests/test_proposals.py).
+    # tests/test_proposals_http.py).
     esc = "policies/escalation.md"
     first = git_out(content_dir, "rev-parse", "HEAD").strip()
     commit(content_dir, {esc: (content_dir / esc).read_text().replace("4 hours", "9 hours")},

@@ -14,7 +14,7 @@ from app.db import connect, migrate
 from app.editing import workflow
 from tests.conftest import PASSWORD, git
 from tests.history_helpers import git_out
-from tests.test_proposals import approve, propose_refunds, tip_of
+from tests.test_proposals_http import approve, propose_refunds, tip_of
 
 REFUNDS = "policies/refunds.md"
 

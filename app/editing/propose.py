@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from app.content.store import is_safe_slug, repo, store
+from app.content.store import is_safe_slug, repo
 from app.editing import notify, proposals, workflow
 from app.editing import save as editing
 from app.editing.proposals import Proposal, ProposalError
@@ -29,11 +29,7 @@ class Outcome:
     proposal: Proposal | None = None
 
 
-def path_of(kind: str, slug: str) -> str:
-    target = store().path_for(kind, slug)
-    if target is None:
-        raise EditError("That address cannot hold a document.")
-    return target.relative_to(store().root).as_posix()
+path_of = editing.path_of
 
 
 def decide_save(path: str, text: str | None, author: str) -> tuple[workflow.Decision,

@@ -267,11 +267,13 @@ def compose_form(fields: dict[str, str], body: str, extra_meta: dict | None = No
 
 
 # -- operations --------------------------------------------------------------------------------
-def _path(kind: str, slug: str) -> str:
+def path_of(kind: str, slug: str) -> str:
+    """The repository path of document ``kind``/``slug``; EditError when it cannot be one."""
     target = store().path_for(kind, slug) if is_safe_slug(slug) else None
     if target is None:
         raise EditError("That address cannot hold a document.")
     return target.relative_to(store().root).as_posix()
+
 
 
 def _require_message(change: Change) -> None:
@@ -281,7 +283,7 @@ def _require_message(change: Change) -> None:
 
 def save(kind: str, slug: str, text: str, *, base_rev: str, change: Change) -> str:
     """Save an edit made on top of ``base_rev``; raise Conflict when the file moved on."""
-    path = _path(kind, slug)
+    path = path_of(kind, slug)
     errors = validate(kind, slug, text)
     if not change.message.strip():
         errors.append("Describe the change in the commit message.")
@@ -309,7 +311,7 @@ def save(kind: str, slug: str, text: str, *, base_rev: str, change: Change) -> s
 
 
 def create(kind: str, slug: str, text: str, *, change: Change) -> str:
-    path = _path(kind, slug)
+    path = path_of(kind, slug)
     errors = validate(kind, slug, text)
     if errors:
         raise EditError(*errors)
@@ -323,7 +325,7 @@ def create(kind: str, slug: str, text: str, *, change: Change) -> str:
 
 
 def rename(kind: str, slug: str, new_slug: str, *, change: Change) -> str:
-    old, new = _path(kind, slug), _path(kind, new_slug)
+    old, new = path_of(kind, slug), path_of(kind, new_slug)
     _require_message(change)
     git = repo()
     files: dict[str, bytes | None] = {old: None}
@@ -340,7 +342,7 @@ def rename(kind: str, slug: str, new_slug: str, *, change: Change) -> str:
 
 
 def delete(kind: str, slug: str, *, change: Change) -> str:
-    path = _path(kind, slug)
+    path = path_of(kind, slug)
     _require_message(change)
 
     def check(head: str) -> None:
@@ -354,7 +356,7 @@ def restore(kind: str, slug: str, rev: str, *, change: Change) -> str:
     """Make the text of revision ``rev`` the current version, as a new commit."""
     from app.history import revisions as history
 
-    path = _path(kind, slug)
+    path = path_of(kind, slug)
     _require_message(change)
     target = history.find(history.revisions(path), rev)
     if target is None or target.deleted:

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import yaml
 
 from app.content.audience import PUBLIC, project
-from app.content.store import compose, parse, store
+from app.content.store import compose, parse, repo, store
 
 FILE = "workflow.yml"
 _TOP = {"approvals", "folders"}
@@ -138,15 +137,17 @@ def parse_rules(text: str, known_users: Iterable[str] | None = None) -> Workflow
     return Workflow(default=default, folders=folders, problems=problems)
 
 
-def load(root: Path | None = None, known_users: Iterable[str] | None = None) -> Workflow:
-    """The rules in force: ``workflow.yml`` of the content work tree (the main branch)."""
-    path = (root or store().root) / FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+def load(known_users: Iterable[str] | None = None) -> Workflow:
+    """The rules in force: ``workflow.yml`` as committed on the main branch (an uncommitted
+    edit in the work tree changes nothing)."""
+    git = repo()
+    data = git.read_file(git.head(), FILE)
+    if data is None:
         return Workflow()
-    except (OSError, UnicodeDecodeError):
-        return Workflow(problems=[f"{FILE} cannot be read; the default rules apply"])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return Workflow(problems=[f"{FILE} is not UTF-8 text; the default rules apply"])
     return parse_rules(text, known_users)
 
 

@@ -49,7 +49,7 @@ def add_doc(live_server, slug: str, title: str, word: str, message: str = "Add",
 
 
 def test_conflicting_saves_show_the_three_way_view(live_server, signed_in):
-    # Internal: saved at once (a public change would be a proposal, see test_proposals.py).
+    # Internal: saved at once (a public change is a proposal: browser/test_proposals.py).
     add_doc(live_server, "conflict-drill", "Conflict drill", "parcels", audience="internal")
     first, second = signed_in("editor"), signed_in("admin")
     edit = live_server.url + "/edit/policies/conflict-drill"
