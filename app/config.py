@@ -53,6 +53,11 @@ SETTINGS: dict[str, tuple[object, str]] = {
     "KB_PUBLIC_MAX_AGE": (60, "seconds browsers and proxies may keep an anonymous page"),
     "KB_REVIEW_INTERVAL_MONTHS": (12, "months after a material change when a review falls due"),
     "KB_SITE_NAME": ("Northwind Help Centre", "name shown in the header and titles"),
+    "KB_SMTP_URL": ("", "smtp://host:port (or smtp+starttls://user:pass@host:port): e-mail "
+                        "approvers and authors about proposals; unset = in-app notices only"),
+    "KB_MAIL_FROM": ("portal@localhost", "sender address of proposal e-mail"),
+    "KB_MAIL_DOMAIN": ("localhost", "mail domain added to user names that are not addresses"),
+    "KB_BASE_URL": ("", "the site's address (https://help.example.com) for links in e-mail"),
 }
 
 

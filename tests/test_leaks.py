@@ -53,10 +53,19 @@ CANARY_LATE_BLOCK = "leakcanarylateblock"  # internal block added in a later com
 CANARY_UPCOMING = "leakcanaryupcoming"  # public text of a version effective after today
 CANARY_MATERIAL = "leakcanarymaterialmsg"  # message of a material change (editor's commit)
 CANARY_SPOOF = "leakcanaryspoofcallout"  # in an "!!! agents-only" admonition of a public doc
+# Open proposals: text nobody approved yet is for editors, approvers and admins only.
+CANARY_PROPOSAL = "leakcanaryproposaltext"  # public text on a pushed proposal branch
+CANARY_PROPOSAL_TITLE = "leakcanaryproposaltitle"  # a proposal commit's subject
+CANARY_PROPOSAL_DOC = "leakcanaryproposalnewdoc"  # a new public document, only in a proposal
+CANARY_PORTAL = "leakcanaryportalproposal"  # a proposal saved through the editor
+CANARY_COMMENT = "leakcanaryproposalcomment"  # a comment in a proposal's thread
+PROPOSAL_CANARIES = [CANARY_PROPOSAL, CANARY_PROPOSAL_TITLE, CANARY_PROPOSAL_DOC,
+                     CANARY_PORTAL, CANARY_COMMENT]
 
 CANARIES = [CANARY_DOC, CANARY_TITLE.split()[0], CANARY_BLOCK, CANARY_SUMMARY, CANARY_TAG,
             CANARY_SLUG, CANARY_OWNER, CANARY_COMMIT, CANARY_FORMER, CANARY_TURNED,
-            CANARY_DELETED, CANARY_LATE_BLOCK, CANARY_UPCOMING, CANARY_MATERIAL, CANARY_SPOOF]
+            CANARY_DELETED, CANARY_LATE_BLOCK, CANARY_UPCOMING, CANARY_MATERIAL,
+            CANARY_SPOOF, *PROPOSAL_CANARIES]
 
 TODAY = dt.date.today()  # KB_TODAY of the fixture app; commits are made today
 UPCOMING = TODAY + dt.timedelta(days=30)  # effective date of the upcoming shipping version
@@ -85,6 +94,10 @@ PROBES = [
     "/manage/search", "/manage/search?audience=staff", "/to-read",
     "/manage/charts/acks.csv", "/manage/charts/helpful.csv", "/manage/charts/reviews-due.csv",
     "/acks/{folder}/{slug}", "/acks/{folder}/{slug}?format=csv",
+    # proposals: editors, approvers and admins only
+    "/proposals", "/proposals?status=all", "/proposals/1", "/proposals/2", "/proposals/3",
+    "/proposals/1/resolve", "/proposals/2/resolve", "/manage/approvals",
+    "/manage/approvals?format=csv", "/edit/gate",
     # infrastructure
     "/sitemap.xml", "/robots.txt", "/healthz", "/static/{slug}", "/.git/HEAD", "/api/csrf-token",
     "/login?next=/{folder}/{slug}", "/logout",
@@ -98,6 +111,10 @@ POST_PROBES = [
     ("/feedback/{folder}/{slug}", {"helpful": "no", "comment": "", "csrf_token": "{token}"}),
     ("/acknowledge/{folder}/{slug}", {"rev": "{rev}", "csrf_token": "{token}"}),
     ("/edit/{folder}/{slug}", {"body": "x", "message": "x", "csrf_token": "{token}"}),
+    ("/edit/gate?kind=policy&slug={slug}", {"body": "x", "csrf_token": "{token}"}),
+    ("/proposals/1/approve", {"tip": "{rev}", "csrf_token": "{token}"}),
+    ("/proposals/2/comment", {"comment": "x", "csrf_token": "{token}"}),
+    ("/proposals/2/resolve", {"tip": "{rev}", "main": "{rev}", "csrf_token": "{token}"}),
     ("/api/search/click", {"json": {"url": "/{folder}/{slug}", "q": "{slug}"}}),
     ("/api/search/click", {"json": {"url": "/{folder}/{slug}", "log_id": "1"}}),
 ]
@@ -242,6 +259,21 @@ def leak_app(tmp_path):
     subprocess.run(["git", "-C", str(root), "commit", "-qam", INTERNAL_ONLY_MESSAGE],
                    check=True, env={**os.environ, "GIT_AUTHOR_DATE": stamp,
                                     "GIT_COMMITTER_DATE": stamp})
+    # An open proposal pushed by a git user: several commits, a change and a new document.
+    git(root, "checkout", "-q", "-b", "proposals/1-pushed")
+    _write(root, "policies/returns.md", (root / "policies/returns.md").read_text()
+           .replace("Returns are free", f"Returns ({CANARY_PROPOSAL}) are free"))
+    git(root, "commit", "-qam", f"Returns {CANARY_PROPOSAL_TITLE}")
+    _write(root, f"policies/{CANARY_PROPOSAL_DOC}.md", f"""\
+        ---
+        title: Price match {CANARY_PROPOSAL_DOC}
+        audience: public
+        ---
+        We match prices ({CANARY_PROPOSAL_DOC}).
+        """)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "Price match")
+    git(root, "checkout", "-q", "main")
     app = create_app({
         "TESTING": True, "SECRET_KEY": "leak-test-key-0123456789",
         "KB_DATA_DIR": str(tmp_path / "data"), "KB_CONTENT_DIR": str(root),
@@ -250,8 +282,19 @@ def leak_app(tmp_path):
     })
     from app.accounts.auth import add_user
     from app.db import connect
+    from app.editing import proposals, propose, publish
+    from app.editing.save import Change
 
     add_user(connect(app.config["DATABASE"]), "agent", PASSWORD, "agent")
+    add_user(connect(app.config["DATABASE"]), "editor", PASSWORD, "editor")
+    with app.app_context():  # and one saved through the editor, with a comment
+        proposals.sync()
+        text = (root / "faq/track-order.md").read_text().replace(
+            "shipping email", f"shipping email ({CANARY_PORTAL})")
+        saved = propose.save_or_propose(
+            "faq", "track-order", text, base_rev=git(root, "rev-parse", "HEAD").strip(),
+            change=Change(message=f"Tracking {CANARY_PORTAL}", author="editor"))
+        publish.comment(saved.proposal, "editor", f"Check {CANARY_COMMENT}")
     return app
 
 
@@ -511,6 +554,41 @@ def test_no_canary_reachable_anonymously(leak_app):
                      "/policies/deleted", "/faq/agents/log-credit"):
         assert seen[internal] == 404
     assert len(seen) > 500
+
+
+def test_agents_never_see_open_proposals(leak_app):
+    """Agents rely on the one published text: no proposal text reaches them anywhere --
+    pages, old revisions, diffs, history, search, changelog, feed, proposal URLs."""
+    staff = leak_app.test_client()
+    sign_in(staff, "editor")
+    assert staff.get("/proposals").status_code == 200
+    pages = staff.get("/proposals/1").get_data(as_text=True) + staff.get(
+        "/proposals/2").get_data(as_text=True) + staff.get("/proposals").get_data(as_text=True)
+    for canary in PROPOSAL_CANARIES:  # the fixtures are live
+        assert canary in pages, canary
+    agent = leak_app.test_client()
+    sign_in(agent)
+    root = Path(leak_app.config["KB_CONTENT_DIR"])
+    unpublished = git(root, "rev-list", "--branches=proposals", "^main").split()
+    assert len(unpublished) == 3
+    urls = [u for u in probe_urls(root) if "{" not in u and "rev=" not in u
+            and "from=" not in u and "as_of=" not in u]
+    urls += [f"/{folder}/{slug}?rev={rev}" for folder, slug in _documents(root)
+             for rev in unpublished]
+    urls += [f"/diff/{folder}/{slug}?to={rev}" for folder, slug in _documents(root)
+             for rev in unpublished]
+    leaks = []
+    for url in urls:
+        res = agent.get(url)
+        assert res.status_code < 500, url
+        body = html.unescape(unquote(res.get_data(as_text=True))).lower()
+        echoes = [e.lower() for e in request_echoes(url)]
+        for echo in sorted(echoes, key=len, reverse=True):
+            body = body.replace(echo, "")
+        leaks += [(url, c) for c in PROPOSAL_CANARIES if c in body]
+    assert not leaks, leaks
+    for url in ("/proposals", "/proposals/1", "/proposals/2", "/manage/approvals"):
+        assert agent.get(url).status_code == 404
 
 
 def test_staff_as_customer_crawl_shows_no_canary(leak_app):

@@ -66,7 +66,7 @@ FILLER = {f"policies/filler-{i:03d}.md": (
     f"---\ntitle: Filler {i}\naudience: public\n---\n" + "Parcels and refunds. " * 80 +
     f"\n\n## Section {i}\n\n" + "Delivery windows and returns. " * 80 + "\n")
     for i in range(150)}
-DRILL_DOCS = {f"policies/drill-{i}.md": f"---\ntitle: Drill {i}\naudience: public\n---\nStart.\n"
+DRILL_DOCS = {f"policies/drill-{i}.md": f"---\ntitle: Drill {i}\naudience: internal\n---\nStart.\n"
               for i in range(3)}
 
 
@@ -179,6 +179,13 @@ def test_held_locks_delay_but_do_not_break(server):
         holder.join()
 
 
+def staff_reader(server) -> LiveClient:
+    """A signed-in agent: the drill documents are internal (their saves need no approval)."""
+    reader = LiveClient(server.url)
+    reader.login("agent")
+    return reader
+
+
 def editor_cookie(server) -> str:
     client = LiveClient(server.url)
     assert client.login("editor") == 302
@@ -212,7 +219,7 @@ def test_kill_worker_during_saves_loses_nothing_acknowledged(server):
     for i in range(3):
         last = git_out(server.content_dir, "log", "-1", "--format=%s", "--",
                        f"policies/drill-{i}.md").split()[-1]
-        assert f"Saved by {last}." in LiveClient(server.url).request(f"/policies/drill-{i}")[1]
+        assert f"Saved by {last}." in staff_reader(server).request(f"/policies/drill-{i}")[1]
 
 
 def test_kill_reindex_midway(server):
@@ -291,11 +298,11 @@ def test_held_write_lock_delays_a_save(server):
         thread.start()
         time.sleep(1.0)
         assert outcome == []  # still waiting for the lock
-        assert LiveClient(server.url).request("/policies/drill-0")[0] == 200
+        assert staff_reader(server).request("/policies/drill-0")[0] == 200
     thread.join(timeout=30)
     assert outcome == [302] and time.monotonic() - started >= 1.0
     marker = saver.acknowledged[0]
-    assert f"Saved by {marker}." in LiveClient(server.url).request("/policies/drill-0")[1]
+    assert f"Saved by {marker}." in staff_reader(server).request("/policies/drill-0")[1]
 
 
 def kill_a_worker_mid_traffic(server, traffic: Traffic, *, before: int = 50,

@@ -12,17 +12,34 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts import sessions
 from app.content.audience import Viewer
-from app.db import get_db
+from app.db import get_db, register_migration
 
-ROLES = ("agent", "editor", "admin")
+ROLES = ("agent", "editor", "approver", "admin")
 USERNAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$"
 MIN_PASSWORD = 10
 # What each role may do; higher roles include the lower ones.
 _ROLE_ACTIONS = {
     "agent": {"read_internal", "acknowledge"},
     "editor": {"read_internal", "acknowledge", "edit", "manage"},
-    "admin": {"read_internal", "acknowledge", "edit", "manage", "admin"},
+    "approver": {"read_internal", "acknowledge", "edit", "manage", "approve"},
+    "admin": {"read_internal", "acknowledge", "edit", "manage", "approve", "admin"},
 }
+
+# The role CHECK gains 'approver': SQLite changes a CHECK only by rebuilding the table.
+register_migration("users_approver_role", """
+CREATE TABLE users_new (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('agent', 'editor', 'approver', 'admin')),
+    session_token TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+INSERT INTO users_new (id, username, password_hash, role, session_token, created_at)
+    SELECT id, username, password_hash, role, session_token, created_at FROM users;
+DROP TABLE users;
+ALTER TABLE users_new RENAME TO users
+""")
 
 login_manager = LoginManager()
 login_manager.login_view = "account.login"
@@ -59,7 +76,8 @@ login_manager.anonymous_user = Anonymous
 
 
 def can(user, action: str, *, doc=None) -> bool:
-    """May ``user`` perform ``action`` (read_internal, edit, manage, admin, acknowledge)?
+    """May ``user`` perform ``action`` (read_internal, edit, manage, approve, admin,
+    acknowledge)?
 
     ``doc`` is accepted so per-document rules have one place to live.
     """

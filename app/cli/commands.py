@@ -14,11 +14,13 @@ from app import config
 from app.accounts import auth
 from app.cli.backup import run_backup
 from app.cli.history import register
+from app.cli.proposals import register as register_proposals
 from app.cli.seed import seed_repository
 from app.config import BUNDLED_CONTENT, SEED_HISTORY
 from app.content.audience import split_blocks
 from app.content.store import Problem, store
 from app.db import get_db
+from app.editing import proposals, workflow
 from app.lifecycle import search_log
 from app.lifecycle.dashboard import overdue_report
 from app.search import index as search_index
@@ -95,6 +97,8 @@ def check_problems() -> list[Problem]:
                                         "[word, word, ...] groups"))
     problems.extend(_list_file_problems("jargon.yml", st.committed("jargon.yml"),
                                         "{term: ..., hint: ...} entries"))
+    problems.extend(Problem(workflow.FILE, None, message.removeprefix(f"{workflow.FILE}: "))
+                    for message in proposals.rules().problems)
     return sorted(problems, key=lambda p: (p.path, p.line or 0))
 
 
@@ -222,5 +226,7 @@ def _read_password() -> str:
 def init_app(app: Flask) -> None:
     if "log" not in kb.commands:
         register(kb)
+    if "approve" not in kb.commands:
+        register_proposals(kb)
     app.cli.add_command(kb)
     app.cli.add_command(users)

@@ -70,6 +70,7 @@ class Change:
     author: str
     note: str = ""
     material: bool = False
+    trailers: tuple[tuple[str, str], ...] = ()  # more (key, value) trailers, e.g. Approved-by
 
     def full_message(self) -> str:
         subject = self.message.strip()
@@ -78,6 +79,7 @@ class Change:
         if note:
             trailers.append(f"Public-Note: {note}")
         trailers.append(f"Material: {'yes' if self.material else 'no'}")
+        trailers.extend(f"{key}: {' '.join(value.split())}" for key, value in self.trailers)
         return f"{subject}\n\n" + "\n".join(trailers) + "\n"
 
     def ident(self) -> tuple[str, str]:
@@ -156,8 +158,10 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def commit_files(files: dict[str, bytes | None], change: Change,
-                 check: Callable[[str], None] | None = None) -> str:
+                 check: Callable[[str], None] | None = None,
+                 extra_parents: tuple[str, ...] = ()) -> str:
     """Commit ``files`` (path -> new bytes, None = delete) as one commit; returns its id.
+    ``extra_parents`` make it a merge (a published proposal).
 
     ``check(head)`` runs before anything is written and may raise.  The commit is first
     built (check included) on the head seen before taking the lock, so the lock is held
@@ -168,11 +172,11 @@ def commit_files(files: dict[str, bytes | None], change: Change,
     built = None
     head = git.head()
     with contextlib.suppress(EditError):  # perhaps stale: decided again under the lock
-        built = _build(head, files, change, check)
+        built = _build(head, files, change, check, extra_parents)
     with write_lock():
         if built is None or git.head() != head:
             head = git.head()
-            built = _build(head, files, change, check)
+            built = _build(head, files, change, check, extra_parents)
         new, blobs, when = built
         checkpoint("committed")
         _write_atomic(_journal(), json.dumps({"commit": new, "files": blobs}))
@@ -193,9 +197,28 @@ def commit_files(files: dict[str, bytes | None], change: Change,
     return new
 
 
+def commit_on(ref: str, old: str, files: dict[str, bytes | None], change: Change,
+              check: Callable[[str], None] | None = None, *, parent: str = "",
+              extra_parents: tuple[str, ...] = ()) -> str:
+    """Commit ``files`` onto another branch ``ref`` (a proposal) that is at ``old`` ('' =
+    create it on ``parent``); returns the commit.  The same objects and compare-and-swap as
+    ``commit_files``, under the same lock; the work tree and HEAD are not touched, so there
+    is nothing to journal.  ``check(parent)`` runs under the lock and may raise.
+    """
+    git = repo()
+    with write_lock():
+        new, _blobs, _when = _build(old or parent, files, change, check, extra_parents)
+        try:
+            git.update_ref(new, old, ref)
+        except RefMoved:
+            raise EditError("The proposal changed while saving; reload it and try again."
+                            ) from None
+    return new
+
+
 def _build(head: str, files: dict[str, bytes | None], change: Change,
-           check: Callable[[str], None] | None) -> tuple[str, dict[str, str | None],
-                                                          dt.datetime]:
+           check: Callable[[str], None] | None, extra_parents: tuple[str, ...] = ()
+           ) -> tuple[str, dict[str, str | None], dt.datetime]:
     """Check, then write the objects of a commit on ``head``: (commit, path -> blob, date).
 
     Nothing refers to these objects until the branch moves, so building them needs no lock.
@@ -208,7 +231,7 @@ def _build(head: str, files: dict[str, bytes | None], change: Change,
     tmp_index = _data_dir() / f"write-index.{os.getpid()}.{threading.get_ident()}"
     when = dt.datetime.now().astimezone().replace(microsecond=0)
     new = git.make_commit(head, blobs, change.full_message(), author=change.ident(),
-                          tmp_index=tmp_index, when=when)
+                          tmp_index=tmp_index, when=when, extra_parents=extra_parents)
     return new, blobs, when
 
 
@@ -245,11 +268,13 @@ def compose_form(fields: dict[str, str], body: str, extra_meta: dict | None = No
 
 
 # -- operations --------------------------------------------------------------------------------
-def _path(kind: str, slug: str) -> str:
+def path_of(kind: str, slug: str) -> str:
+    """The repository path of document ``kind``/``slug``; EditError when it cannot be one."""
     target = store().rel_for(kind, slug) if is_safe_slug(slug) else None
     if target is None:
         raise EditError("That address cannot hold a document.")
     return target
+
 
 
 def _require_message(change: Change) -> None:
@@ -259,7 +284,7 @@ def _require_message(change: Change) -> None:
 
 def save(kind: str, slug: str, text: str, *, base_rev: str, change: Change) -> str:
     """Save an edit made on top of ``base_rev``; raise Conflict when the file moved on."""
-    path = _path(kind, slug)
+    path = path_of(kind, slug)
     errors = validate(kind, slug, text)
     if not change.message.strip():
         errors.append("Describe the change in the commit message.")
@@ -287,7 +312,7 @@ def save(kind: str, slug: str, text: str, *, base_rev: str, change: Change) -> s
 
 
 def create(kind: str, slug: str, text: str, *, change: Change) -> str:
-    path = _path(kind, slug)
+    path = path_of(kind, slug)
     errors = validate(kind, slug, text)
     if errors:
         raise EditError(*errors)
@@ -301,7 +326,7 @@ def create(kind: str, slug: str, text: str, *, change: Change) -> str:
 
 
 def rename(kind: str, slug: str, new_slug: str, *, change: Change) -> str:
-    old, new = _path(kind, slug), _path(kind, new_slug)
+    old, new = path_of(kind, slug), path_of(kind, new_slug)
     _require_message(change)
     git = repo()
     files: dict[str, bytes | None] = {old: None}
@@ -318,7 +343,7 @@ def rename(kind: str, slug: str, new_slug: str, *, change: Change) -> str:
 
 
 def delete(kind: str, slug: str, *, change: Change) -> str:
-    path = _path(kind, slug)
+    path = path_of(kind, slug)
     _require_message(change)
 
     def check(head: str) -> None:
@@ -330,7 +355,7 @@ def delete(kind: str, slug: str, *, change: Change) -> str:
 
 def restore(kind: str, slug: str, rev: str, *, change: Change) -> str:
     """Make the text of revision ``rev`` the current version, as a new commit."""
-    path = _path(kind, slug)
+    path = path_of(kind, slug)
     _require_message(change)
     target = history.find(history.revisions(path), rev)
     if target is None or target.deleted:

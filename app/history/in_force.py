@@ -124,7 +124,8 @@ def revisions(repo: GitRepo, docs: Iterable[Document]) -> Chains:
     if not paths:
         return {}
     try:
-        out = repo.git("log", "-M", "--raw", "-z", "--no-abbrev", "--format=%x1e", "HEAD", "--")
+        out = repo.git("log", "-M", "--raw", "-z", "--no-abbrev", "--first-parent",
+                       "--diff-merges=first-parent", "--format=%x1e", "HEAD", "--")
     except GitError:  # no commit yet
         return {}
     tracking = {p: p for p in paths}  # name at this point of history -> current path

@@ -59,7 +59,10 @@ class GitRepo(GitCommands):
         fmt = ("%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f"
                "%(trailers:key=Public-Note,valueonly,separator=%x20)%x1f"
                "%(trailers:key=Material,valueonly,separator=%x20)%x1f")
-        args = ["log", "--follow", "-M", "--raw", "-z", "--no-abbrev", f"--format={fmt}"]
+        # The main line only: a published proposal is one merge, its branch commits are not
+        # revisions of their own (``--diff-merges`` shows the merge's change to that line).
+        args = ["log", "--follow", "-M", "--raw", "-z", "--no-abbrev", "--first-parent",
+                "--diff-merges=first-parent", f"--format={fmt}"]
         if since:
             args.append(f"{since}..HEAD")
         out = self.git(*args, "--", path, check=False).decode("utf-8", "replace")
@@ -142,6 +145,7 @@ class GitRepo(GitCommands):
                "%(trailers:key=Public-Note,valueonly,separator=%x20)%x1f"
                "%(trailers:key=Material,valueonly,separator=%x20)%x1f")
         out = self.git("log", "-M", "--raw", "-z", "--no-abbrev", f"-n{int(limit)}",
+                       "--first-parent", "--diff-merges=first-parent",
                        f"--format={fmt}", check=False).decode("utf-8", "replace")
         return parse_commits(out)
 
@@ -179,7 +183,7 @@ class GitRepo(GitCommands):
 
     def make_commit(self, parent: str, changes: dict[str, str | None], message: str, *,
                     author: tuple[str, str], tmp_index: Path,
-                    when: dt.datetime | None = None) -> str:
+                    when: dt.datetime | None = None, extra_parents: tuple[str, ...] = ()) -> str:
         """A commit on top of ``parent`` with ``changes`` (path -> blob, None = remove).
 
         Built in-process (``gitwrite``) or, as a fallback, in a private index file: neither
@@ -190,7 +194,7 @@ class GitRepo(GitCommands):
         native = self.writer.handle()
         if native is not None:
             return gitwrite.make_commit(native, parent, changes, message, author=author,
-                                        when=when)
+                                        when=when, extra_parents=extra_parents)
         env = {"GIT_INDEX_FILE": str(tmp_index)}
         try:
             self.git("read-tree", parent, env=env)
@@ -212,17 +216,21 @@ class GitRepo(GitCommands):
         if when is not None:
             stamp = f"{int(when.timestamp())} {when.strftime('%z')}"
             ident.update(GIT_AUTHOR_DATE=stamp, GIT_COMMITTER_DATE=stamp)
-        return self.git("commit-tree", tree, "-p", parent, input=message.encode(),
+        merged = [arg for p in extra_parents for arg in ("-p", p)]
+        return self.git("commit-tree", tree, "-p", parent, *merged, input=message.encode(),
                         env=ident).decode().strip()
 
-    def update_ref(self, new: str, old: str) -> None:
-        """Move the branch to ``new`` only if it is still at ``old`` (compare-and-swap)."""
+    def update_ref(self, new: str, old: str, ref: str = "") -> None:
+        """Move the branch (or ``ref``) to ``new`` only if it is still at ``old``
+        (compare-and-swap; ``old`` empty: only if ``ref`` does not exist yet)."""
+        ref = ref or self.branch_ref()
         native = self.writer.handle()
         if native is not None:
-            if not gitwrite.move_branch(native, self.branch_ref(), new, old, "portal save"):
-                raise RefMoved(f"{self.branch_ref()} is no longer at {old}")
+            if not gitwrite.move_branch(native, ref, new, old, "portal save"):
+                raise RefMoved(f"{ref} is no longer at {old}")
             return
-        proc = self.run(["update-ref", "-m", "portal save", self.branch_ref(), new, old])
+        null = "0" * (64 if self._object_format() == "sha256" else 40)
+        proc = self.run(["update-ref", "-m", "portal save", ref, new, old or null])
         if proc.returncode != 0:
             raise RefMoved(proc.stderr.decode(errors="replace").strip())
 

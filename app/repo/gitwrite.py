@@ -69,8 +69,10 @@ class Writer:
 
 
 def make_commit(repo: pygit2.Repository, parent: str, changes: Mapping[str, str | None],
-                message: str, *, author: tuple[str, str], when: dt.datetime | None) -> str:
+                message: str, *, author: tuple[str, str], when: dt.datetime | None,
+                extra_parents: tuple[str, ...] = ()) -> str:
     """A commit on ``parent`` with ``changes`` (path -> blob id, None = remove); no ref moves.
+    ``extra_parents`` make it a merge (its tree is still ``parent``'s with ``changes``).
 
     Trees are rebuilt only along the changed paths (nested tree builders), so the cost does
     not grow with the number of documents.
@@ -88,7 +90,8 @@ def make_commit(repo: pygit2.Repository, parent: str, changes: Mapping[str, str 
         raise ValueError("empty ident name")  # git refuses it too
     sign = pygit2.Signature(name, email, int(when.timestamp()),
                             int(offset.total_seconds()) // 60)
-    oid = repo.create_commit(None, sign, sign, message.encode(), tree, [base.id])
+    parents = [base.id, *(pygit2.Oid(hex=p) for p in extra_parents)]
+    oid = repo.create_commit(None, sign, sign, message.encode(), tree, parents)
     return str(oid)
 
 
@@ -185,7 +188,8 @@ def between_read_and_write() -> None:
 
 def move_branch(repo: pygit2.Repository, name: str, new: str, old: str, message: str) -> bool:
     """Move branch ``name`` to ``new`` only if it is still at ``old``; False when it is not
-    (or cannot be written).  Logged in the branch's and HEAD's reflogs like ``update-ref``.
+    (or cannot be written).  ``old`` empty: create the branch, False when it exists.
+    Logged in the branch's and HEAD's reflogs like ``update-ref``.
 
     ``Reference.set_target`` is libgit2's compare-and-swap: it takes ``<ref>.lock`` (the lock
     git itself takes) and, holding it, re-reads the branch and fails ("old reference value
@@ -194,6 +198,11 @@ def move_branch(repo: pygit2.Repository, name: str, new: str, old: str, message:
     for as briefly as git waits; an existing lock file is never removed.
     """
     try:
+        if not old:
+            if repo.references.get(name) is not None:
+                return False
+            repo.create_reference_direct(name, pygit2.Oid(hex=new), False, message=message)
+            return True
         ref = repo.references.get(name)
         if ref is None or not isinstance(ref.target, pygit2.Oid) or str(ref.target) != old:
             return False
@@ -208,5 +217,5 @@ def move_branch(repo: pygit2.Repository, name: str, new: str, old: str, message:
                 if time.monotonic() >= deadline:
                     return False
                 time.sleep(0.005)
-    except (pygit2.GitError, KeyError, ValueError):
+    except (pygit2.GitError, pygit2.AlreadyExistsError, KeyError, ValueError):
         return False

@@ -10,6 +10,7 @@ from flask_login import current_user
 from app.accounts.auth import can
 from app.content.audience import PUBLIC, project, visible
 from app.content.store import store
+from app.editing import proposals
 from app.history import changelog
 from app.history import revisions as history
 from app.history.diffing import MODES, VIEWS, diff
@@ -37,7 +38,8 @@ def revisions(kind: str, slug: str):
     page = history.page_of(revs, request.args.get("page", 1, type=int))
     return render_template("history/revisions.html", kind=kind, slug=slug, page=page,
                            current=store().get(kind, slug), url_kind=request.view_args["kind"],
-                           can_edit=can(current_user, "edit"))
+                           can_edit=can(current_user, "edit"),
+                           approved=proposals.published_by_commit([r.sha for r in page.revisions]))
 
 
 @bp.get("/diff/<kind>/<path:slug>")

@@ -10,7 +10,8 @@ def test_editor_live_preview_and_save(page, live_server, login):
     page.goto(live_server.url + "/new")
     page.fill("input[name=slug]", "browser-made")
     page.fill("input[name=title]", "Made in a browser")
-    page.select_option("select[name=audience]", "public")
+    # Internal: created at once (a new public document is a proposal: browser/test_proposals.py).
+    page.select_option("select[name=audience]", "internal")
     page.fill("textarea[name=body]", "Hello **world**.\n\n::: internal\nStaff note.\n:::\n")
     preview = page.locator("#preview")
     preview.locator("strong").wait_for()

@@ -14,7 +14,7 @@ from tests.history_helpers import commit
 DOC = """\
     ---
     title: {title}
-    audience: public
+    audience: {audience}
     ---
     First paragraph about {word}.
 
@@ -42,13 +42,15 @@ def signed_in(browser, live_server):
         context.close()
 
 
-def add_doc(live_server, slug: str, title: str, word: str, message: str = "Add") -> None:
-    commit(live_server.content_dir, {f"policies/{slug}.md": DOC.format(title=title, word=word)},
-           message)
+def add_doc(live_server, slug: str, title: str, word: str, message: str = "Add",
+            audience: str = "public") -> None:
+    commit(live_server.content_dir, {f"policies/{slug}.md": DOC.format(
+        title=title, word=word, audience=audience)}, message)
 
 
 def test_conflicting_saves_show_the_three_way_view(live_server, signed_in):
-    add_doc(live_server, "conflict-drill", "Conflict drill", "parcels")
+    # Internal: saved at once (a public change is a proposal: browser/test_proposals.py).
+    add_doc(live_server, "conflict-drill", "Conflict drill", "parcels", audience="internal")
     first, second = signed_in("editor"), signed_in("admin")
     edit = live_server.url + "/edit/policies/conflict-drill"
     first.goto(edit)
@@ -78,7 +80,7 @@ def test_conflicting_saves_show_the_three_way_view(live_server, signed_in):
 def test_history_and_diff(live_server, signed_in):
     add_doc(live_server, "diff-drill", "Diff drill", "boxes")
     commit(live_server.content_dir, {"policies/diff-drill.md": DOC.format(
-        title="Diff drill", word="crates")}, "Boxes are now crates")
+        title="Diff drill", word="crates", audience="public")}, "Boxes are now crates")
     page = signed_in("agent")
     page.goto(live_server.url + "/policies/diff-drill")
     page.click("text=History")
@@ -103,7 +105,7 @@ def test_history_and_diff(live_server, signed_in):
 
 
 def test_material_change_must_be_confirmed(live_server, signed_in):
-    add_doc(live_server, "ack-drill", "Acknowledge drill", "labels")
+    add_doc(live_server, "ack-drill", "Acknowledge drill", "labels", audience="internal")
     agent = signed_in("agent")
     badge = agent.locator("header a", has_text="To read")
     before = int(badge.locator(".count").inner_text()) if badge.locator(".count").count() else 0
