@@ -43,6 +43,7 @@ QUERIES = {
     "typo": "custmer refnud",
     "word being typed": "deliv",
     "no hit (internal-only word)": "zanzibarian",
+    "question (six words)": "can I get my money back after delivery",
 }
 
 
@@ -86,8 +87,8 @@ def dir_size(path: Path) -> int:
 def uncached(env: dict, requests: int) -> dict[str, tuple[float, float]]:
     """p50/p95 of ``SearchService.search`` per query with the answer cache off (in-process,
     Flask app as a worker runs it, no HTTP).  The caches of record fields, snippets and
-    stemmed words are emptied before each query too: the worst case, where an index write
-    rewrote every record the query finds."""
+    tokens and the lexicon's prefixes are emptied before each query too: the worst case,
+    where an index write rewrote every record the query finds."""
     os.environ.update(env)
     from app import create_app
     from app.caching.lru import SizedLRU
@@ -106,9 +107,9 @@ def uncached(env: dict, requests: int) -> dict[str, tuple[float, float]]:
                 svc.search(q, PUBLIC)
             times = []
             for _ in range(requests):
-                search_results._STORED.clear()
                 search_results._SNIPPETS.clear()
-                search_query._WORDS.clear()
+                search_results._TOKENS.clear()
+                search_query._PREFIXES.clear()
                 start = time.perf_counter()
                 svc.search(q, PUBLIC)
                 times.append((time.perf_counter() - start) * 1000)
@@ -156,6 +157,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()
+    print(f"# bench/search.py, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, "
+          f"{os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+          f"(a shared machine: other work runs beside the benchmark)")
     reports = [run(n, args.requests) for n in args.sizes]
     for rep in reports:
         print(f"\n{rep['documents']:,} documents: build {rep['build_seconds']} s, "

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import math
 import os
@@ -87,16 +88,18 @@ def heading_text(raw: str) -> str:
     return re.sub(r"\s+", " ", plain(raw)).strip()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Section:
     id: str
     heading: str
     text: str
 
 
+@functools.lru_cache(maxsize=256)
 def split_sections(body: str) -> tuple[str, list[Section], list[str]]:
     """(intro, ``##`` sections, every heading) of a body.  Ids count every heading like
-    the toc extension does; headings inside fenced code are text."""
+    the toc extension does; headings inside fenced code are text.  Remembered for a while:
+    the public and staff projections of most documents are the same text."""
     used: dict[str, int] = {}
     heads: list[tuple[str, str]] = []
     every: list[str] = []

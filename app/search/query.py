@@ -17,6 +17,7 @@ terms per group.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,6 +158,14 @@ class Lexicon:
     def count(self, word: str) -> int:
         return self.searcher.doc_freq("words", word)
 
+    def rarity(self, typed: str) -> float:
+        """How telling a word is, from 0 (on every page) to 1 (on one page): its inverse
+        document frequency, scaled (the least frequent word of a run counts)."""
+        total = self.searcher.doc_freq("level", "doc") or 1
+        counts = [self.count(w) for w in typed.split()]
+        found = min((n for n in counts if n), default=0) or 1
+        return math.log(1 + total / found) / math.log(1 + total)
+
     def starting(self, prefix: str) -> tuple[tuple[str, int], ...]:
         return _PREFIXES.remember((self.key, prefix), lambda: tuple(
             self.searcher.terms_with_prefix("words", prefix)))
@@ -193,6 +202,7 @@ class Group:
 
     options: list[Option]
     typed: str  # the words as typed
+    rarity: float = 1.0  # see ``Lexicon.rarity``
 
 
 @dataclass
@@ -279,6 +289,10 @@ def plan(lexicon: Lexicon, parsed: Parsed, synonyms: Synonyms) -> Plan:
         suggestion = " ".join(corrected + [f'"{" ".join(p)}"' for p in parsed.phrases]
                               + [f"tag:{t}" for t in parsed.tags]
                               + [f"kind:{k}" for k in parsed.kinds])
+    for group in groups:
+        group.rarity = lexicon.rarity(" ".join(
+            [group.typed, *([] if lexicon.count(group.typed.split()[0]) else
+                            [o[0][0] for o in group.options[1:2]])]))
     only_common = bool(parsed.words) and not groups and not phrases
     return Plan(groups, phrases, parsed.tags, sorted(set(parsed.kinds)), wanted, suggestion,
                 only_common)

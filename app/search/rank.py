@@ -27,13 +27,15 @@ from app.search.query import Group, Plan
 FIELD_WEIGHTS = {"title": 2.5, "heading": 1.6, "meta": 1.8, "body": 1.0}
 TIE_BREAKER = 0.3  # the other fields' share of a group's score
 COVER = 4.0
+DOC_COVER = 0.5  # coverage counts less in the whole document: a long page covers more words
 NEAR, NEAR_SLOP, NEAR_PAIRS = 1.5, 3, 4
 PLACE_WEIGHT = 0.6
+PLACES = 4  # places fetched per document: the best, and sections listed under it
 
 
 def depth(limit: int) -> int:
     """Documents fetched to rank ``limit`` of them."""
-    return limit * 3 + 20
+    return limit * 2 + 10
 
 
 def _term(name: str, term: str) -> tantivy.Query:
@@ -56,14 +58,15 @@ def _any(queries: list[tantivy.Query]) -> tantivy.Query:
     return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in queries])
 
 
-def _group(group: Group) -> tuple[tantivy.Query, tantivy.Query]:
+def _group(group: Group, cover: float = 1.0) -> tuple[tantivy.Query, tantivy.Query]:
     """(scored query, coverage query) of one group."""
     scored, covered = [], []
     for terms, weight in group.options:
         fields = [_option(name, terms) for name in TEXT_FIELDS]
         scored += [_boost(q, weight * FIELD_WEIGHTS[name])
                    for name, q in zip(TEXT_FIELDS, fields, strict=True)]
-        covered.append(tantivy.Query.const_score_query(_any(fields), COVER * weight))
+        covered.append(tantivy.Query.const_score_query(_any(fields),
+                                                       cover * weight * group.rarity))
     best = tantivy.Query.disjunction_max_query(scored, tie_breaker=TIE_BREAKER)
     return best, (covered[0] if len(covered) == 1
                   else tantivy.Query.disjunction_max_query(covered))
@@ -97,8 +100,9 @@ def _filters(plan: Plan, level: str) -> list[tantivy.Query]:
 def compose(plan: Plan, level: str, *, every_group: bool = False) -> tantivy.Query:
     """The query for one level of record ("doc" or "place")."""
     parts = [(tantivy.Occur.Must, q) for q in _filters(plan, level)]
+    cover = COVER * (DOC_COVER if level == "doc" else 1.0)
     for group in plan.groups:
-        best, covered = _group(group)
+        best, covered = _group(group, cover)
         occur = tantivy.Occur.Must if every_group else tantivy.Occur.Should
         parts += [(occur, best), (tantivy.Occur.Should, covered)]
     if not every_group:
@@ -111,30 +115,45 @@ def compose(plan: Plan, level: str, *, every_group: bool = False) -> tantivy.Que
 
 @dataclass
 class Ranked:
+    """One document of an answer; records are decoded only for the documents shown."""
+
     path: str
     score: float
-    top: dict  # the document's own record (title, url, kind, audience, top text)
-    places: list[dict] = field(default_factory=list)  # its matching places, best first
+    stored: bytes  # the document's own record (title, url, kind, audience, top text)
+    matched: list[bytes] = field(default_factory=list)  # its matching places, best first
+
+    @property
+    def top(self) -> dict:
+        return json.loads(self.stored.decode())
+
+    @property
+    def places(self) -> list[dict]:
+        return [json.loads(p.decode()) for p in self.matched]
 
 
 def rank(searcher: tantivy.Searcher, plan: Plan, limit: int) -> tuple[list[Ranked], int, bool]:
     """The best ``limit`` documents, how many matched, and whether no document held every
-    group (the answer matches only some of the words)."""
+    group (the answer matches only some of the words).
+
+    Documents are ranked first by their own record; the places of the best ``depth``
+    of them are then searched (only theirs: a cheap query) and add their best score."""
     docs = searcher.search(compose(plan, "doc"), depth(limit), count=True)
     ranked: dict[str, Ranked] = {}
     for score, address in docs.hits:
         stored = searcher.doc(address)
         path = stored.get_first("path")
-        ranked[path] = Ranked(path, score, json.loads(stored.get_first("data")))
-    if plan.groups or plan.phrases:
-        places = searcher.search(compose(plan, "place"), depth(limit) * 4, count=False)
+        ranked[path] = Ranked(path, score, stored.get_first("data"))
+    if ranked and (plan.groups or plan.phrases):
+        mine = tantivy.Query.term_set_query(SCHEMA, "path", list(ranked))
+        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, mine),
+                                             (tantivy.Occur.Must, compose(plan, "place"))])
         best: dict[str, float] = {}
-        for score, address in places.hits:
+        for score, address in searcher.search(query, PLACES * len(ranked), count=False).hits:
             stored = searcher.doc(address)
             path = stored.get_first("path")
-            if path in ranked:
-                best.setdefault(path, score)
-                ranked[path].places.append(json.loads(stored.get_first("data")))
+            best.setdefault(path, score)
+            if len(ranked[path].matched) < PLACES:
+                ranked[path].matched.append(stored.get_first("data"))
         for path, score in best.items():
             ranked[path].score += PLACE_WEIGHT * score
     order = sorted(ranked.values(), key=lambda r: (-r.score, r.path))[:limit]

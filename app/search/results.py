@@ -125,13 +125,14 @@ def _snippet(text: str, stems: frozenset[str]) -> tuple[Markup, frozenset[str]]:
 
 def result(doc: Ranked, stems: frozenset[str]) -> Result:
     """One document as a result: its best place first, then up to two more sections."""
-    best = doc.places[0] if doc.places else doc.top
+    top, places = doc.top, doc.places
+    best = places[0] if places else top
     text, words = _snippet(best["text"], stems)
-    if not words and best is not doc.top:  # matched through the title only: say what it is
-        text = _snippet(doc.top["text"], stems)[0] if doc.top["text"] else text
+    if not words and best is not top:  # matched through the title only: say what it is
+        text = _snippet(top["text"], stems)[0] if top["text"] else text
     marked = set(words) | _snippet(best["section"], stems)[1]  # heading words are marked too
     extra: list[Hit] = []
-    for rec in doc.places[1:]:
+    for rec in places[1:]:
         if len(extra) >= SECTIONS_PER_DOC - 1:
             break
         if not rec["section"]:
@@ -146,6 +147,6 @@ def result(doc: Ranked, stems: frozenset[str]) -> Result:
         hit.link = with_highlight(hit.url, hl)
     first = [Hit(best["doc_title"], best["url"], best["section"], text,
                  with_highlight(best["url"], hl))] if best["section"] else []
-    return Result(title=doc.top["doc_title"], url=best["url"], kind=doc.top["kind"],
-                  audience=doc.top["audience"], snippet=text, highlight=hl,
+    return Result(title=top["doc_title"], url=best["url"], kind=top["kind"],
+                  audience=top["audience"], snippet=text, highlight=hl,
                   sections=first + extra)
