@@ -87,7 +87,7 @@ def dir_size(path: Path) -> int:
 def uncached(env: dict, requests: int) -> dict[str, tuple[float, float]]:
     """p50/p95 of ``SearchService.search`` per query with the answer cache off (in-process,
     Flask app as a worker runs it, no HTTP).  The caches of record fields, snippets and
-    tokens and the lexicon's prefixes are emptied before each query too: the worst case,
+    the lexicon's prefixes are emptied before each query too: the worst case,
     where an index write rewrote every record the query finds."""
     os.environ.update(env)
     from app import create_app
@@ -108,7 +108,6 @@ def uncached(env: dict, requests: int) -> dict[str, tuple[float, float]]:
             times = []
             for _ in range(requests):
                 search_results._SNIPPETS.clear()
-                search_results._TOKENS.clear()
                 search_query._PREFIXES.clear()
                 start = time.perf_counter()
                 svc.search(q, PUBLIC)

@@ -563,3 +563,15 @@ def test_a_crashed_writer_leaves_a_searchable_index(app, content_dir):
             assert svc.search("quokka", PUBLIC).count == 0
         svc._checked = 0.0
         assert urls(svc.search("quokka", PUBLIC)) == ["/faq/quokka"]
+
+
+def test_a_synonym_added_from_the_analytics_page_fixes_the_miss_at_once(app, client, auth):
+    """The zero-result list offers "synonym of …": the owner's next search finds the page."""
+    assert find(app, "reimbursement").count == 0
+    client.get("/search?q=reimbursement")  # the miss the analytics page lists
+    auth.login("editor")
+    assert "reimbursement" in client.get("/manage/search").get_data(as_text=True)
+    res = client.post("/manage/synonyms", data={"term": "reimbursement", "synonym_of": "refund"})
+    assert res.status_code == 303
+    assert urls(find(app, "reimbursement"))[0] == "/policies/refunds"
+    assert client.get("/api/search?q=reimbursement").get_json()["count"] >= 1

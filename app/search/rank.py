@@ -26,9 +26,9 @@ from app.search.query import Group, Plan
 
 FIELD_WEIGHTS = {"title": 2.5, "heading": 1.6, "meta": 1.8, "body": 1.0}
 TIE_BREAKER = 0.3  # the other fields' share of a group's score
-COVER = 4.0
-DOC_COVER = 0.5  # coverage counts less in the whole document: a long page covers more words
-NEAR, NEAR_SLOP, NEAR_PAIRS = 1.5, 3, 4
+COVER = 8.0
+DOC_COVER = 0.25  # coverage counts less in the whole document: a long page covers more words
+NEAR, NEAR_SLOP, NEAR_PAIRS = 0.5, 3, 4
 PLACE_WEIGHT = 0.6
 PLACES = 4  # places fetched per document: the best, and sections listed under it
 

@@ -6,6 +6,7 @@ worker and outlive index writes (a save changes the text of only a few records).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -13,13 +14,12 @@ from urllib.parse import urlencode
 from markupsafe import Markup, escape
 
 from app.caching.lru import SizedLRU
-from app.search.analysis import tokens
+from app.search.analysis import stem
 from app.search.rank import Ranked
 
 SECTIONS_PER_DOC = 3
 SNIPPET_WIDTH = 220
 _SNIPPETS = SizedLRU(max_items=20_000, max_bytes=16 << 20, size_of=lambda v: v[2])
-_TOKENS = SizedLRU(max_items=8192, max_bytes=16 << 20, size_of=lambda v: v[1])
 
 
 def with_highlight(url: str, words: str) -> str:
@@ -70,18 +70,32 @@ def answer_size(answer: Answer) -> int:
                      for r in answer.results)
 
 
-def _tokens(text: str) -> list[tuple[int, int, int, str]]:
-    found = _TOKENS.remember(text, lambda: (tokens(text), 2 * len(text) + 200))
-    return found[0]
+@functools.lru_cache(maxsize=2048)
+def _candidates(stems: frozenset[str]) -> re.Pattern | None:
+    """Words that may have one of ``stems``: a stem is a prefix of its words, but for a
+    final "i" ("deliveri" from "delivery")."""
+    prefixes = sorted({t[:-1] if t.endswith("i") and len(t) > 2 else t for t in stems},
+                      key=len, reverse=True)
+    if not prefixes:
+        return None
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, prefixes)) + r")\w*", re.I)
 
 
-def snippet(text: str, stems: frozenset[str] | set[str],
+def _spans(text: str, stems: frozenset[str]) -> list[tuple[int, int]]:
+    """Where ``text`` holds a word whose index term is one of ``stems``."""
+    pattern = _candidates(stems)
+    if pattern is None:
+        return []
+    return [m.span() for m in pattern.finditer(text) if stem(m.group().lower()) in stems]
+
+
+def snippet(text: str, stems: frozenset[str],
             width: int = SNIPPET_WIDTH) -> tuple[Markup, set[str]]:
     """An escaped extract of ``text`` around its densest run of matches, matches in <mark>.
 
     Also returns the matched words as written (for highlighting on the target page)."""
     text = text.strip()
-    spans = [(s, e) for _p, s, e, term in _tokens(text) if term in stems]
+    spans = _spans(text, stems)
     if not spans:
         cut = text[:width]
         return escape(re.sub(r"\s+", " ", cut) + ("…" if len(text) > width else "")), set()
