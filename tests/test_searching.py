@@ -575,3 +575,35 @@ def test_a_synonym_added_from_the_analytics_page_fixes_the_miss_at_once(app, cli
     assert res.status_code == 303
     assert urls(find(app, "reimbursement"))[0] == "/policies/refunds"
     assert client.get("/api/search?q=reimbursement").get_json()["count"] >= 1
+
+
+def test_an_index_of_another_format_is_rebuilt_at_start(app, caplog):
+    from app.search import index as search_index
+
+    with app.app_context():
+        root = service().root
+    state = (root / search_index.STATE_FILE).read_text().split()
+    (root / search_index.STATE_FILE).write_text(" ".join([*state[:3], "whoosh-1"]) + "\n")
+    with caplog.at_level(logging.WARNING):
+        fresh = create_app({k: app.config[k] for k in
+                            ("KB_DATA_DIR", "KB_CONTENT_DIR", "TESTING", "SECRET_KEY")})
+    assert "rebuilding" in caplog.text
+    assert urls(find(fresh, "claims")) == ["/policies/refunds"]
+    assert (root / search_index.STATE_FILE).read_text().split()[3] == search_index.FORMAT
+
+
+def test_the_work_of_one_query_is_bounded(app):
+    """Typo expansion and the number of words planned are capped, whatever is typed."""
+    from app.search import query as search_query
+    from app.search.query import Lexicon, plan
+
+    typos = " ".join(["refnud cliams shiping deliverry"] * 6)  # 24 words, every one a typo
+    with app.app_context():
+        svc = service()
+        steps = plan(Lexicon(svc.searcher("staff"), ("test",)), parse(typos), svc.synonyms)
+        assert len(steps.groups) <= search_query.MAX_WORDS
+        corrected = [g for g in steps.groups if len(g.options) > 1]
+        assert 0 < len(corrected) <= search_query.TYPO_WORDS
+        assert all(len(g.options) <= 1 + search_query.TYPO_TERMS for g in corrected)
+        assert all(len(g.options) <= search_query.MAX_OPTIONS for g in steps.groups)
+    assert find(app, typos).count >= 0  # and it answers

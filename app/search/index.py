@@ -45,7 +45,8 @@ from app.locks import exclusive
 from app.search.analysis import LEXICON, STEMMED, register
 
 AUDIENCES = {"public": PUBLIC, "staff": STAFF}
-STATE_FILE = "STATE"  # "<git head> <build id> <due date>": readers reopen when it changes
+STATE_FILE = "STATE"  # "<git head> <build id> <due date> <format>": readers reopen on change
+FORMAT = "tantivy-1"  # of the records and schema: an index of another format is rebuilt
 LOCK_FILE = "write.lock"
 LOCK_TIMEOUT = 120.0
 UPDATE_HEAP = 32_000_000  # bytes of tantivy writer memory for an incremental update
@@ -190,7 +191,9 @@ class State(NamedTuple):
 def read_state(root: Path) -> State | None:
     """What the index reflects, or None when there is no complete index."""
     try:
-        head, build, due = (root / STATE_FILE).read_text().split()
+        head, build, due, kind = (root / STATE_FILE).read_text().split()
+        if kind != FORMAT:
+            return None
         return State("" if head == "-" else head, build,
                      None if due == "-" else dt.date.fromisoformat(due))
     except (OSError, ValueError):
@@ -208,7 +211,7 @@ def written_ago(root: Path) -> float:
 def write_state(root: Path, head: str, due: dt.date | None) -> None:
     build = uuid.uuid4().hex[:12]
     tmp = root / f".{STATE_FILE}.tmp"
-    tmp.write_text(f"{head or '-'} {build} {due.isoformat() if due else '-'}\n")
+    tmp.write_text(f"{head or '-'} {build} {due.isoformat() if due else '-'} {FORMAT}\n")
     os.replace(tmp, root / STATE_FILE)  # atomic: readers see the old or the new state
 
 
