@@ -156,3 +156,21 @@ def test_full_build_matches_the_catalogue(app, content_dir, runner):
         typos = [r.url for r in service().search("word3 ", PUBLIC, limit=50).results]
     assert count(app, "word1 ") == 1 and "/faq/bulk/q003" not in typos  # corrections only
     assert count(app, "word3 ", STAFF) == 1 and count(app, "more119 ") == 1
+
+
+def test_a_full_build_forks_no_process(app, content_dir, runner, monkeypatch):
+    """Issue #12 item 10: a rebuild inside a threaded gunicorn worker must not fork (a
+    child can inherit a lock another thread holds); tantivy's own threads do the work."""
+    import os
+
+    commit(content_dir, {f"faq/many/q{i:03d}.md": f"---\naudience: public\n---\nword{i}\n"
+                         for i in range(250)}, "Many")
+
+    def no_fork():
+        raise AssertionError("a full build forked a process")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    result = runner.invoke(args=["kb", "reindex"])
+    assert result.exit_code == 0, result.output
+    assert "Indexed 255 documents" in result.output
+    assert count(app, "word249 ") == 1
