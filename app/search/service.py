@@ -232,8 +232,13 @@ class SearchService:
                 with self._open_lock:
                     self._opened = (None, {})  # reopen: files may have changed under us
                 if attempt == 0 and not si.is_healthy(self.root):
-                    # Without waiting: a worker holding the lock is rebuilding already.
-                    self.ensure(timeout=0.0)
+                    try:  # without waiting: a worker holding the lock is rebuilding already
+                        self.ensure(timeout=0.0)
+                    except si.IndexBusy:
+                        break
+                    except Exception:
+                        log.exception("search index rebuild failed")
+                        break
         return Answer(query=text, audience=name, notice="Search is being rebuilt: "
                       "try again in a moment.")
 
