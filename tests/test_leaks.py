@@ -528,7 +528,7 @@ def test_staff_do_see_the_canaries(leak_app):
     public = leak_app.test_client().get("/policies/shipping").get_data(as_text=True)
     assert "five working days" in public and CANARY_UPCOMING not in public
     # ...and public search finds the version in force, while staff search has the new text.
-    found = leak_app.test_client().get("/api/search?q=five+working+days").get_json()
+    found = leak_app.test_client().get('/api/search?q="five+working+days"').get_json()
     assert [r["url"] for r in found["results"]] == ["/policies/shipping"]
     staff = client.get(f"/api/search?q={CANARY_UPCOMING}").get_json()
     assert [r["url"] for r in staff["results"]] == ["/policies/shipping"]

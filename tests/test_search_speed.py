@@ -26,9 +26,9 @@ def plans(monkeypatch):
     calls: list[str] = []
     real = search.plan
 
-    def counting(searcher, parsed, synonyms):
+    def counting(lexicon, parsed, synonyms):
         calls.append(" ".join(parsed.words))
-        return real(searcher, parsed, synonyms)
+        return real(lexicon, parsed, synonyms)
 
     monkeypatch.setattr(search, "plan", counting)
     return calls
@@ -71,9 +71,9 @@ def test_commits_close_together_are_indexed_in_one_write(app, content_dir, monke
     writes: list[str] = []
     real = search_index.update
 
-    def counting(root, st, paths, *args, **kwargs):
-        writes.append(",".join(sorted(paths)))
-        return real(root, st, paths, *args, **kwargs)
+    def counting(root, changed, *args, **kwargs):
+        writes.append(",".join(sorted(changed)))
+        return real(root, changed, *args, **kwargs)
 
     monkeypatch.setattr(search.si, "update", counting)
     with app.app_context():
@@ -141,28 +141,6 @@ def test_snippets_outlive_an_index_write_that_did_not_change_their_text(app, con
         (r.url, r.snippet, r.highlight) for r in first.results]
 
 
-def test_stored_fields_outlive_an_index_write_and_match_whoosh(app, content_dir, monkeypatch):
-    from whoosh.reading import SegmentReader
-
-    search_results._STORED.clear()
-    with app.app_context():
-        first = service().search("refund", STAFF)
-        reads: list[int] = []
-        real = SegmentReader.stored_fields
-        monkeypatch.setattr(SegmentReader, "stored_fields",
-                            lambda self, n: reads.append(n) or real(self, n))
-        commit(content_dir, {"faq/quokka.md": "---\naudience: public\n---\nquokka\n"}, "Add")
-        again = service().search("refund", STAFF)
-        assert reads == []  # the records are in a segment the write did not change
-        assert [r.url for r in again.results] == [r.url for r in first.results] != []
-        # Several segments now: every record reads as Whoosh reads it.
-        searcher = service().searcher("staff")
-        assert len(searcher.reader().leaf_readers()) > 1
-        everything = list(range(searcher.doc_count_all()))
-        assert search_results._stored(searcher, everything, "staff") == [
-            searcher.stored_fields(n) for n in everything]
-
-
 def test_a_search_never_waits_for_the_index_write_it_starts(app, content_dir, monkeypatch):
     import threading
 
@@ -189,21 +167,3 @@ def test_a_search_never_waits_for_the_index_write_it_starts(app, content_dir, mo
         release.set()
         svc._catching_up.join(10)
         assert svc.search("quokka", PUBLIC).count == 1
-
-
-@pytest.mark.parametrize("prefix", ["ref", "cla", "wom", "zzz"])
-def test_completions_summed_by_segment_match_whooshs(app, content_dir, prefix):
-    from app.search.query import FIELD, PREFIX_TERMS, completions
-
-    with app.app_context():
-        for n in range(3):  # several segments, with deletions
-            commit(content_dir, {f"faq/w{n}.md": f"---\naudience: public\n---\nwombat {n}\n",
-                                 "faq/track-order.md": f"---\naudience: public\n---\nref {n}\n"},
-                   f"Add {n}")
-            service().search("refund", PUBLIC)
-        searcher = service().searcher("public")
-        assert len(searcher.reader().leaf_readers()) > 1
-        expected = searcher.reader().most_frequent_terms(FIELD, PREFIX_TERMS, prefix=prefix)
-        top = max((w for w, _t in expected), default=0) or 1
-        assert completions(searcher, prefix) == [
-            (t.decode() if isinstance(t, bytes) else t, w / top) for w, t in expected]

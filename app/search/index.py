@@ -1,88 +1,82 @@
-"""The search index: schema, records, the single writer, builds and incremental updates.
+"""The search index: schema, records, the single writer, state and incremental updates.
 
-Two Whoosh indexes live under ``KB_DATA_DIR/index/``: ``public`` holds only the public
-projection of public documents, ``staff`` the staff projection of every document.  A public
-search can therefore never match, count, quote or suggest internal text: it is not there.
+Two tantivy indexes live under ``KB_DATA_DIR/index/``: ``public`` holds only the public
+projection of public documents (the version in force today), ``staff`` the staff projection
+of every document.  A public search can therefore never match, count, quote or suggest
+internal text: it is not there.
 
-Each document gives one record for its top (title, tags, summary, text before the first
-``##``) and one record per ``##`` section (so a hit can link to ``/policies/<slug>#sec-id``).
-Text is indexed once, so "all words" means all words in one place: the title plus one
-section (the OR fallback covers words spread over several sections).
+Each document gives two kinds of record (field ``level``):
+
+- ``place``: one for the top of the page (title, summary, front-matter keywords, tags and
+  aliases, the text before the first ``##``) and one per ``##`` section (with the page
+  title), so a hit can land on ``/policies/<slug>#sec-id``;
+- ``doc``: the whole document in one record, so words spread over several sections still
+  count together, plus the document's words unstemmed (``words``: completions and typos).
 
 The index is a cache of the committed content: ``STATE_FILE`` records the commit it
-reflects, and its records are built from that commit's tree; when HEAD moves, the changed
-files are re-indexed.  Every write goes through
-``locked()`` (an fcntl lock), so gunicorn workers never collide and never lose an update.
+reflects, and its records are built from that commit's tree (``ContentStore.snapshot``);
+when HEAD moves, the changed files are re-indexed.  Every write goes through
+``locked()`` (an fcntl lock shared by every worker and the CLI), so there is one writer.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import logging
+import functools
+import json
 import math
 import os
 import re
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from whoosh import index as windex
-from whoosh.analysis import LowercaseFilter, RegexTokenizer
-from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
-from whoosh.writing import MERGE_SMALL
+import tantivy
 
 from app.content.audience import PUBLIC, STAFF, Viewer, project
+from app.content.document import Document
 from app.content.mdlines import with_code_flags
 from app.content.render import section_id, without_title
-from app.content.store import Document
 from app.history.in_force import InForce, earliest
 from app.locks import exclusive
-from app.search.analysis import FastStemmingAnalyzer, SharedPositions
-from app.search.scoring import live, postings
-
-log = logging.getLogger(__name__)
+from app.search.analysis import LEXICON, STEMMED, register
 
 AUDIENCES = {"public": PUBLIC, "staff": STAFF}
-STATE_FILE = "STATE"  # "<git head> <build id> <due date>": readers reopen when it changes
+STATE_FILE = "STATE"  # "<git head> <build id> <due date> <format>": readers reopen on change
+FORMAT = "tantivy-1"  # of the records and schema: an index of another format is rebuilt
 LOCK_FILE = "write.lock"
 LOCK_TIMEOUT = 120.0
-MERGE_AT = 8  # segments per index before an update also merges the small ones
-TITLE_WEIGHT, HEADING_WEIGHT = 3, 2  # a full build of 10,000 documents takes well under this
-
-ANALYZER = FastStemmingAnalyzer()  # the terms of Whoosh's StemmingAnalyzer, faster
-# Query words before stemming (typo correction works on stems, suggestions on words).
-WORD_ANALYZER = RegexTokenizer() | LowercaseFilter()
+UPDATE_HEAP = 32_000_000  # bytes of tantivy writer memory for an incremental update
+TEXT_FIELDS = ("title", "heading", "meta", "body")
+# Front-matter fields whose words describe the page (real handbooks use them).
+FRONT_WORDS = ("keywords", "aliases", "subtitle", "description")
 
 _HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MARKUP_RE = re.compile(r"<[^>]{0,200}>|[*_`]+|^!!!.*$|^[ \t]*[:|>-]+[ \t]*", re.M)
+# Tags, Jekyll/Liquid shortcodes, emphasis, admonition types (their titles are text), and
+# the markers of lists, tables, quotes and ``:::`` blocks.
+_MARKUP_RE = re.compile(r"<[^>]{0,200}>|\{%.{0,300}?%\}|[*_`]+|^[!?]{3}[ \t]*[\w-]+"
+                        r"|^[ \t]*[:|>-]+[ \t]*", re.M)
 
 
-def make_schema() -> Schema:
-    content = TEXT(analyzer=ANALYZER)
-    content.format = SharedPositions()  # postings of a text shared by both indexes
-    return Schema(
-        id=STORED,                             # path or path#section-id
-        path=ID(stored=True),                  # every record of one file, for deletes
-        kind=ID(stored=True),
-        audience=STORED,
-        url=STORED,                            # /policies/slug[#sec-id]
-        doc_title=STORED,
-        section=STORED,                        # heading text ("" for the document record)
-        text=STORED,                           # plain text of the section, for snippets
-        updated=STORED,
-        # One searchable text field keeps every query a single posting-list walk (Whoosh is
-        # pure Python: three fields per word tripled the cost).  Title and heading weigh
-        # more because they are repeated in it (see ``_content``).
-        content=content,
-        tags=KEYWORD(commas=True, lowercase=True, stored=True, scorable=True),
-        digest=STORED,                         # of the whole record: an update keeps equals
-    )
+def make_schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("path", stored=True, tokenizer_name="raw")  # grouping and deletes
+    sb.add_text_field("level", tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("kind", tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("tags", tokenizer_name="raw", index_option="basic")
+    for name in TEXT_FIELDS:
+        sb.add_text_field(name, tokenizer_name=STEMMED)
+    sb.add_text_field("words", tokenizer_name=LEXICON, index_option="basic")
+    sb.add_bytes_field("data", stored=True)  # what a result shows, as JSON
+    return sb.build()
+
+
+SCHEMA = make_schema()
 
 
 # -- documents -> records --------------------------------------------------------------------
@@ -96,23 +90,27 @@ def heading_text(raw: str) -> str:
     return re.sub(r"\s+", " ", plain(raw)).strip()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Section:
     id: str
     heading: str
     text: str
 
 
-def split_sections(body: str) -> tuple[str, list[Section]]:
-    """(intro, sections) of a rendered-ready body.  Ids count every heading like the toc
-    extension does; headings inside fenced code are text."""
+@functools.lru_cache(maxsize=256)
+def split_sections(body: str) -> tuple[str, list[Section], list[str]]:
+    """(intro, ``##`` sections, every heading) of a body.  Ids count every heading like
+    the toc extension does; headings inside fenced code are text.  Remembered for a while:
+    the public and staff projections of most documents are the same text."""
     used: dict[str, int] = {}
     heads: list[tuple[str, str]] = []
+    every: list[str] = []
     chunks: list[list[str]] = [[]]  # chunks[0] is the intro, chunks[i] follows heads[i-1]
     for line, code in with_code_flags(body.splitlines()):
         if not code and (match := _HEADING_RE.match(line)):
             text = heading_text(match.group(2))
             sid = section_id(text, used)  # every level counts, as in the toc extension
+            every.append(text)
             if len(match.group(1)) <= 2:
                 heads.append((sid, text))
                 chunks.append([])
@@ -120,51 +118,58 @@ def split_sections(body: str) -> tuple[str, list[Section]]:
         chunks[-1].append(line)
     sections = [Section(sid, text, plain("\n".join(lines)))
                 for (sid, text), lines in zip(heads, chunks[1:], strict=True)]
-    return plain("\n".join(chunks[0])), sections
+    return plain("\n".join(chunks[0])), sections, every
+
+
+def _front(meta: dict, name: str) -> str:
+    value = meta.get(name)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return " ; ".join(str(v) for v in value if isinstance(v, str | int | float))
+    return ""
 
 
 def records(doc: Document, viewer: Viewer) -> list[dict]:
     """Index records of ``doc`` as ``viewer`` may see it (none when it must not exist).
 
-    For the public index, callers pass the version in force today (``search_dates``).
-    """
+    For the public index, callers pass the version in force today (``in_force``)."""
     shown = project(doc, viewer=viewer)
     if shown is None:
         return []
     body = without_title(shown.body, shown.title)
-    intro, sections = split_sections(body)
-    common = {"path": doc.path, "kind": doc.kind, "audience": shown.audience,
-              "doc_title": shown.title,
-              "tags": ",".join(shown.tags),
-              "updated": shown.effective.isoformat() if shown.effective else ""}
-    # One record per place a reader can land: the top of the page (title, summary, intro)
-    # and each section.  Text is indexed once; a section record also carries the title so
-    # "refund window" finds the "Window" section of "Refunds".
-    out = [{**common, "id": doc.path, "url": shown.url, "section": "",
-            "text": (shown.summary + "\n" + intro).strip()[:4000],
-            "content": _content(shown.title, "", f"{shown.summary}\n{intro}")}]
+    intro, sections, headings = split_sections(body)
+    front = " ; ".join(t for t in (_front(shown.meta, n) for n in FRONT_WORDS) if t)
+    tags = [t.lower() for t in shown.tags]
+    meta = " ; ".join(t for t in (shown.summary, front, " ; ".join(shown.tags)) if t)
+    top_text = (shown.summary + "\n" + intro).strip()
+
+    def record(level: str, rid: str, url: str, section: str, text: str, **fields) -> dict:
+        data = {"id": rid, "url": url, "doc_title": shown.title, "section": section,
+                "text": text, "kind": doc.kind, "audience": shown.audience}
+        return {"path": doc.path, "level": level, "kind": doc.kind, "tags": tags,
+                "data": json.dumps(data).encode(), **fields}
+
+    whole = "\n".join([intro, *(f"{s.heading}\n{s.text}" for s in sections)])
+    out = [record("doc", doc.path, shown.url, "", top_text[:4000], title=shown.title,
+                  meta=meta, heading="\n".join(headings), body=whole,
+                  words="\n".join([shown.title, meta, *headings, whole])),
+           record("place", doc.path, shown.url, "", top_text[:4000], title=shown.title,
+                  meta=meta, body=intro)]
     for sec in sections:
-        out.append({**common, "id": f"{doc.path}#{sec.id}",
-                    "url": f"{shown.url}#{sec.id}", "section": sec.heading,
-                    "text": sec.text[:8000],
-                    "content": _content(shown.title, sec.heading, sec.text)})
-    for rec in out:
-        rec["digest"] = _digest(rec)
+        out.append(record("place", f"{doc.path}#{sec.id}", f"{shown.url}#{sec.id}",
+                          sec.heading, sec.text[:8000], title=shown.title,
+                          heading=sec.heading, body=sec.text))
     return out
 
 
-def _digest(rec: dict) -> str:
-    """Every field of a record (the unstored searchable text too), hashed."""
-    data = "\0".join(f"{key}\1{rec[key]}" for key in sorted(rec))
-    return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+def add(writer: tantivy.IndexWriter, recs: list[dict]) -> int:
+    for rec in recs:
+        writer.add_document(tantivy.Document.from_dict(rec, SCHEMA))
+    return len(recs)
 
 
-def _content(title: str, heading: str, body: str) -> str:
-    """The searchable text: title x3 and heading x2 weigh more in BM25 than body words."""
-    return "\n".join([title] * TITLE_WEIGHT + [heading] * HEADING_WEIGHT + [body])
-
-
-# -- locking and state -----------------------------------------------------------------------
+# -- locking, state, opening -----------------------------------------------------------------
 class IndexBusy(RuntimeError):
     """Another process held the write lock for longer than the timeout."""
 
@@ -172,6 +177,7 @@ class IndexBusy(RuntimeError):
 @contextlib.contextmanager
 def locked(root: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     """The one way to write: an exclusive fcntl lock shared by every worker and CLI."""
+    root.mkdir(parents=True, exist_ok=True)
     with exclusive(root / LOCK_FILE, timeout=timeout, poll=0.02,
                    on_timeout=IndexBusy(f"search index locked for over {timeout:.0f} s")):
         yield
@@ -186,7 +192,9 @@ class State(NamedTuple):
 def read_state(root: Path) -> State | None:
     """What the index reflects, or None when there is no complete index."""
     try:
-        head, build, due = (root / STATE_FILE).read_text().split()
+        head, build, due, kind = (root / STATE_FILE).read_text().split()
+        if kind != FORMAT:
+            return None
         return State("" if head == "-" else head, build,
                      None if due == "-" else dt.date.fromisoformat(due))
     except (OSError, ValueError):
@@ -204,8 +212,12 @@ def written_ago(root: Path) -> float:
 def write_state(root: Path, head: str, due: dt.date | None) -> None:
     build = uuid.uuid4().hex[:12]
     tmp = root / f".{STATE_FILE}.tmp"
-    tmp.write_text(f"{head or '-'} {build} {due.isoformat() if due else '-'}\n")
+    tmp.write_text(f"{head or '-'} {build} {due.isoformat() if due else '-'} {FORMAT}\n")
     os.replace(tmp, root / STATE_FILE)  # atomic: readers see the old or the new state
+
+
+def open_index(path: Path) -> tantivy.Index:
+    return register(tantivy.Index.open(str(path)))
 
 
 def is_healthy(root: Path) -> bool:
@@ -214,83 +226,40 @@ def is_healthy(root: Path) -> bool:
         return False
     try:
         for name in AUDIENCES:
-            with windex.open_dir(str(root / name)).searcher() as searcher:
-                searcher.doc_count()
-    except Exception:  # any Whoosh or OS error means the cache is unusable
+            searcher = open_index(root / name).searcher()
+            searcher.search(tantivy.Query.term_query(SCHEMA, "level", "doc"), 1)
+    except Exception:  # any tantivy or OS error means the cache is unusable
         return False
     return True
 
 
 # -- incremental update ----------------------------------------------------------------------
-def update(root: Path, at_head: Mapping[str, Document], paths: Iterable[str], head: str,
-           dates: InForce, due: dt.date | None, audiences: Iterable[str] = tuple(AUDIENCES)
-           ) -> int:
-    """Re-index ``paths`` (deleted, renamed or edited files) in ``audiences``; lock held by
-    the caller.  ``at_head`` holds the documents of commit ``head`` by path (from
-    ``ContentStore.snapshot(head)``), so the index recorded as reflecting ``head`` holds
-    exactly its text.  A document that turned internal simply yields no public records; the
-    public index gets the version in force (``dates``, computed for these documents).
-    ``due`` is the next effective date of the documents not re-indexed."""
-    paths = sorted(set(paths))
-    docs = {path: at_head.get(path) for path in paths}
-    changed = 0
+def update(root: Path, changed: dict[str, Document | None], head: str, dates: InForce,
+           due: dt.date | None, audiences: Iterable[str] = tuple(AUDIENCES)) -> int:
+    """Re-index the files ``changed`` names (a document, or None for a deleted or unserved
+    file) in ``audiences``; the caller holds ``locked(root)``.  A document that turned
+    internal simply yields no public records; the public index gets the version in force
+    (``dates``).  ``due`` is the next effective date of the documents not re-indexed."""
+    added = 0
     for name in audiences:
         viewer = AUDIENCES[name]
-        ix = windex.open_dir(str(root / name))
-        if "digest" not in ix.schema:  # an index built before records had digests
-            raise RuntimeError("search index predates record digests: rebuild it")
-        writer = ix.writer(timeout=5.0)
+        writer = open_index(root / name).writer(heap_size=UPDATE_HEAP, num_threads=1)
         try:
-            with writer.searcher() as current:
-                for path in paths:
-                    doc = docs[path]
-                    if doc is not None and viewer is PUBLIC:
-                        doc = dates.public_version(doc)
-                    changed += _replace(writer, current, path,
-                                        records(doc, viewer) if doc else [])
-            writer.commit(mergetype=merge_when_many)
+            for path in sorted(changed):
+                writer.delete_documents_by_term("path", path)
+                doc = changed[path]
+                if doc is not None and viewer is PUBLIC:
+                    doc = dates.public_version(doc)
+                added += add(writer, records(doc, viewer) if doc else [])
+            writer.commit()
         except BaseException:
-            writer.cancel()
+            with contextlib.suppress(Exception):
+                writer.rollback()
             raise
+        finally:
+            # Releases tantivy's own writer lock at once (the writer object might live on
+            # in a traceback), after its merges.
+            with contextlib.suppress(Exception):
+                writer.wait_merging_threads()
     write_state(root, head, earliest(due, dates.due))
-    return changed
-
-
-def _replace(writer, current, path: str, fresh: list[dict]) -> int:
-    """Make ``path``'s records ``fresh``, writing only those that changed.
-
-    A save usually changes one section of a document: its other records stay where they
-    are, so an index write costs a few records instead of the whole document.
-    Returns the number of records added."""
-    wanted = {rec["digest"]: rec for rec in fresh}
-    for docnum in _live_records(current, path):
-        if wanted.pop(current.stored_fields(docnum).get("digest"), None) is None:
-            writer.delete_document(docnum)  # gone or changed
-    for rec in wanted.values():
-        writer.add_document(**rec)
-    return len(wanted)
-
-
-def _live_records(current, path: str) -> list[int]:
-    """Record numbers of ``path``'s live records.  Each segment's postings of the path are
-    remembered (``search_scoring``): a segment never changes once written, and asking
-    Whoosh segment by segment cost more than the rest of a save's index write."""
-    btext = path.encode("utf-8")
-    found: list[int] = []
-    for leaf, start in current.reader().leaf_readers():
-        ids, _weights = postings(leaf, "path", btext)
-        mask = live(leaf) if len(ids) else None
-        if mask is not None:
-            ids = ids[mask[ids]]
-        found.extend(int(n) + start for n in ids)
-    return found
-
-
-def merge_when_many(writer, segments: list) -> list:
-    """Whoosh's merge policy, applied only once ``MERGE_AT`` segments have piled up.
-
-    Merging small segments on every update rewrote a small catalogue's whole index on every
-    save; a few extra segments cost a search almost nothing (scoring reads each once)."""
-    if len(segments) < MERGE_AT:
-        return segments
-    return MERGE_SMALL(writer, segments)
+    return added

@@ -1,62 +1,49 @@
-"""From what an agent types to grouped, highlighted results.
+"""From what an agent types to a plan: the groups of words to look for, and filters.
 
-Query syntax: words (all must match; when none match together, any may), ``"quoted
-phrases"``, ``tag:x`` and ``kind:policy|faq`` filters.  Words are stemmed; synonym groups
-from ``synonyms.yml`` widen a word (or a run of words) to its whole group; an unknown word
-is widened to index words one or two typos away (ranked below exact hits) and offered as
-"Did you mean".  Everything here reads one index, the viewer's: suggestions, counts and
-snippets can only ever come from text that viewer may read.
+Query syntax: words, ``"quoted phrases"`` (required), ``tag:x`` and ``kind:policy|faq``
+filters.  Each word becomes a *group* of interchangeable index terms: its stem; the whole
+synonym group (``synonyms.yml``) when a word or run of words is in one; the compound
+written as one word or as two ("roll back" / "rollback"); corrections one or two typos
+away when the word is unknown (ranked below exact words and offered as "Did you mean");
+and, for a word still being typed, the index words that start with it.  Everything comes
+from one index, the viewer's: suggestions and completions can only ever come from text
+that viewer may read.
+
+The work of one query is bounded: at most ``MAX_WORDS`` words, ``TYPO_WORDS`` corrected
+words with ``TYPO_TERMS`` corrections each, ``PREFIX_TERMS`` completions, ``MAX_OPTIONS``
+terms per group.
 """
 
 from __future__ import annotations
 
-import functools
-import heapq
 import logging
+import math
 import re
-from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from markupsafe import Markup, escape
-from whoosh import query as Q
-from whoosh.lang.porter import stem as porter_stem
-from whoosh.searching import Searcher
+import tantivy
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from app.caching.lru import SizedLRU
 from app.content import synonyms as synonyms_file
-from app.search.index import ANALYZER, WORD_ANALYZER
-from app.search.scoring import segment_key
+from app.search.analysis import QUESTION_WORDS, stem, tokens, words
 
 log = logging.getLogger(__name__)
 
 MAX_QUERY = 200
-FIELD = "content"
+MAX_WORDS = 12
+TYPO_WORDS, TYPO_TERMS = 4, 3
+PREFIX_MIN, PREFIX_TERMS = 3, 24
+MAX_OPTIONS = 32
+FUZZY_BOOST = 0.4  # a correction weighs less than the word itself
+PREFIX_BOOST = 0.6  # a completion of the word being typed ranks below the word itself
+SYNONYM_BOOST = 0.9
 KIND_ALIASES = {"policy": "policy", "policies": "policy", "faq": "faq", "faqs": "faq",
                 "question": "faq", "questions": "faq"}
-FUZZY_BOOST = 0.3
-PREFIX_BOOST = 0.5  # a completion of the word being typed ranks below the word itself
-PREFIX_MIN, PREFIX_TERMS = 3, 8  # letters typed before completing; completions tried
 _TOKEN_RE = re.compile(r'(?P<field>tag|kind):(?P<value>"[^"]*"|\S+)|"(?P<phrase>[^"]*)"?'
                        r'|(?P<word>[^\s"]+)', re.I)
-
-
-_WORD_RE = re.compile(r"\w+")
-
-
-@functools.lru_cache(maxsize=100_000)
-def _stem(word: str) -> str:
-    """Fast path for snippets: the analyzer's stem of one lower-case word."""
-    return porter_stem(word)
-
-
-def stem(word: str) -> str:
-    tokens = [t.text for t in ANALYZER(word)]
-    return tokens[0] if tokens else ""
-
-
-def words(text: str) -> list[str]:
-    return [t.text for t in WORD_ANALYZER(text)]
 
 
 @dataclass
@@ -75,7 +62,8 @@ class Parsed:
 def parse(text: str) -> Parsed:
     parsed = Parsed()
     match = None
-    for match in _TOKEN_RE.finditer(text[:MAX_QUERY]):
+    text = text[:MAX_QUERY]
+    for match in _TOKEN_RE.finditer(text):
         if match.group("field"):
             name, value = match.group("field").lower(), match.group("value").strip('"').lower()
             if name == "tag" and value:
@@ -83,16 +71,16 @@ def parse(text: str) -> Parsed:
             elif name == "kind" and value in KIND_ALIASES:
                 parsed.kinds.append(KIND_ALIASES[value])
         elif match.group("phrase") is not None:
-            phrase = [w for w in words(match.group("phrase")) if stem(w)]
-            if len(phrase) > 1:
+            phrase = words(match.group("phrase"))
+            if len([w for w in phrase if stem(w)]) > 1:
                 parsed.phrases.append(phrase)
             else:
-                parsed.words.extend(phrase)
+                parsed.words.extend(w for w in phrase if stem(w))
         else:
             parsed.words.extend(words(match.group("word")))
     # A word right at the end (no space typed after it yet) may be unfinished.
     parsed.partial = bool(parsed.words and match and match.group("word")
-                          and match.end() == len(text[:MAX_QUERY]))
+                          and match.end() == len(text))
     return parsed
 
 
@@ -134,17 +122,14 @@ class Synonyms:
             log.warning("synonyms file %s ignored: %s", self.path, exc)
             return
         for group in synonyms_file.parse(text):  # tolerant: bad entries are skipped, logged
-            entries = [tuple(stem(w) for w in words(term)) for term in group]
-            entries = [e for e in entries if e and all(e)]
+            entries = [tuple(s for s in (stem(w) for w in words(term)) if s) for term in group]
+            entries = [e for e in entries if e]
             if len(entries) > 1:
-                self._add(entries)
-
-    def _add(self, entries: list[tuple[str, ...]]) -> None:
-        number = len(self.groups)
-        self.groups.append(entries)
-        for entry in entries:
-            self._lookup.setdefault(entry, number)
-            self.longest = max(self.longest, len(entry))
+                number = len(self.groups)
+                self.groups.append(entries[:MAX_OPTIONS])
+                for entry in entries:
+                    self._lookup.setdefault(entry, number)
+                    self.longest = max(self.longest, len(entry))
 
     def match(self, stems: list[str], start: int) -> tuple[int, list[tuple[str, ...]]] | None:
         """Longest synonym entry starting at ``stems[start]``: (length, its group)."""
@@ -155,220 +140,174 @@ class Synonyms:
         return None
 
 
-# -- typos -----------------------------------------------------------------------------------
-def distance(a: str, b: str) -> int:
-    """Edit distance counting a swap of neighbours as one edit ("refnud" -> "refund")."""
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        prev2, prev = prev, cur
-    return prev[-1]
-
-
+# -- the lexicon: completions and typos ------------------------------------------------------
 def max_typos(word: str) -> int:
     return 0 if len(word) < 4 else 1 if len(word) <= 7 else 2
 
 
-def corrections(searcher: Searcher, word: str) -> list[str]:
-    """Index terms (stems) within the allowed typos of ``word``, closest and commonest first.
-
-    Candidates come from the viewer's own index, so a correction can never be a word that
-    only internal text contains.
-    """
-    k = max_typos(word)
-    if not k:
-        return []
-    reader = searcher.reader()
-    found: set[str] = set()
-    for probe in {word, stem(word)}:
-        found.update(reader.terms_within(FIELD, probe, k, prefix=1))
-        for i in range(len(probe) - 1):  # neighbour swaps: one typo for us, two for Levenshtein
-            swapped = probe[:i] + probe[i + 1] + probe[i] + probe[i + 2:]
-            if (FIELD, swapped) in reader:
-                found.add(swapped)
-    found.discard(stem(word))
-    scored = [(min(distance(word, w), distance(stem(word), w)), -reader.doc_frequency(FIELD, w), w)
-              for w in found]
-    return [w for d, _f, w in sorted(scored) if d <= k][:8]
+# Words by first letters, per index build and worker: typo candidates and completions.
+_PREFIXES = SizedLRU(max_items=4096, max_bytes=16 << 20, size_of=lambda v: 200 + 40 * len(v))
 
 
-def surface(searcher: Searcher, stem_text: str, typed: str) -> str:
-    """The word, as written in the index's own text, with stem ``stem_text`` closest to what
-    was typed (for "Did you mean"): "deliverry" -> "deliveri" -> "delivery"."""
-    forms: set[str] = set()
-    postings = searcher.reader().postings(FIELD, stem_text)  # first records: no scoring
-    docnums: list[int] = []
-    while postings.is_active() and len(docnums) < 3:
-        docnums.append(postings.id())
-        postings.next()
-    for docnum in docnums:
-        hit = searcher.stored_fields(docnum)
-        text = " ".join((hit.get("section", ""), hit.get("doc_title", ""), hit.get("text", "")))
-        forms.update(w for w in (m.group().lower() for m in _WORD_RE.finditer(text))
-                     if _stem(w) == stem_text)
-    return min(forms, key=lambda w: (distance(typed, w), w)) if forms else stem_text
+class Lexicon:
+    """The words of one index build (``key`` names it), with their document counts."""
+
+    def __init__(self, searcher: tantivy.Searcher, key: tuple):
+        self.searcher, self.key = searcher, key
+
+    def count(self, word: str) -> int:
+        return self.searcher.doc_freq("words", word)
+
+    def rarity(self, typed: str) -> float:
+        """How telling a word is, from 0 (on every page) to 1 (on one page): its inverse
+        document frequency, scaled (the least frequent word of a run counts)."""
+        total = self.searcher.doc_freq("level", "doc") or 1
+        counts = [self.count(w) for w in typed.split()]
+        found = min((n for n in counts if n), default=0) or 1
+        return math.log(1 + total / found) / math.log(1 + total)
+
+    def starting(self, prefix: str) -> tuple[tuple[str, int], ...]:
+        return _PREFIXES.remember((self.key, prefix), lambda: tuple(
+            self.searcher.terms_with_prefix("words", prefix)))
+
+    def completions(self, prefix: str) -> list[tuple[str, float]]:
+        """Words that start with ``prefix``, most used first, each with its use relative to
+        the commonest ("refu" -> refund 1.0, refused 0.05)."""
+        if len(prefix) < PREFIX_MIN:
+            return []
+        found = sorted(self.starting(prefix), key=lambda t: (-t[1], t[0]))[:PREFIX_TERMS]
+        top = found[0][1] if found else 1
+        return [(w, n / top) for w, n in found]
+
+    def corrections(self, word: str) -> list[str]:
+        """Words within the allowed typos of ``word`` (a swap of neighbours is one typo),
+        closest then commonest first; they share its first letter."""
+        k = max_typos(word)
+        if not k:
+            return []
+        choices = {w: n for w, n in self.starting(word[0]) if abs(len(w) - len(word)) <= k}
+        found = process.extract(word, list(choices), scorer=OSA.distance, score_cutoff=k,
+                                limit=50)
+        ranked = sorted(found, key=lambda f: (f[1], -choices[f[0]], f[0]))
+        return [w for w, _d, _i in ranked if w != word and stem(w)][:TYPO_TERMS]
 
 
-def completions(searcher: Searcher, word: str) -> list[tuple[str, float]]:
-    """Index terms that start with a word still being typed, most used first, each with
-    its share of use relative to the commonest ("refu" -> refund 1.0, refus 0.05), from the
-    viewer's own index like every other suggestion."""
-    if len(word) < PREFIX_MIN:
-        return []
-    # Whoosh's ``most_frequent_terms`` over the whole index, summed segment by segment:
-    # a segment's terms never change, so each segment's answer is remembered.
-    totals: dict[bytes, float] = {}
-    for leaf, _start in searcher.reader().leaf_readers():
-        for btext, weight in _prefix_weights(leaf, word):
-            totals[btext] = totals.get(btext, 0.0) + weight
-    found = heapq.nlargest(PREFIX_TERMS, ((weight, t) for t, weight in totals.items()))
-    top = max((weight for weight, _t in found), default=0) or 1
-    return [(t.decode() if isinstance(t, bytes) else t, weight / top) for weight, t in found]
+# -- the plan --------------------------------------------------------------------------------
+Option = tuple[tuple[str, ...], float]  # index terms in a row (a phrase when several), weight
 
 
-# Terms by prefix, per segment (a segment never changes once written), per worker.
-_PREFIXES = SizedLRU(max_items=20_000, max_bytes=8 << 20, size_of=lambda v: 100 + 60 * len(v))
+@dataclass
+class Group:
+    """One thing the query asks for: any of its options will do."""
 
-
-def _prefix_weights(leaf, prefix: str) -> tuple[tuple[bytes, float], ...]:
-    return _PREFIXES.remember((segment_key(leaf), prefix), lambda: tuple(
-        (btext, info.weight()) for btext, info in leaf.iter_prefix(FIELD, prefix)))
-
-
-# -- building the query ----------------------------------------------------------------------
-def _any_field(stem_text: str, boost: float = 1.0) -> Q.Query:
-    return Q.Term(FIELD, stem_text, boost=boost)
-
-
-def _phrase(stems: tuple[str, ...] | list[str]) -> Q.Query:
-    if len(stems) == 1:
-        return _any_field(stems[0])
-    return Q.Phrase(FIELD, list(stems))
-
-
-def _known(searcher: Searcher, stem_text: str) -> bool:
-    return searcher.doc_frequency(FIELD, stem_text) > 0
+    options: list[Option]
+    typed: str  # the words as typed
+    rarity: float = 1.0  # see ``Lexicon.rarity``
 
 
 @dataclass
 class Plan:
-    clauses: list[Q.Query]
-    filters: list[Q.Query]
+    groups: list[Group]
+    phrases: list[list[tuple[int, str]]]  # required phrases: (position, term)
+    tags: list[str]
+    kinds: list[str]
     stems: set[str]  # every index term a hit may contain, for snippets
-    suggestion: list[str] | None  # the query with typos corrected, when there were any
+    suggestion: str | None = None  # the query with typos corrected, when there were any
+    only_common: bool = False  # every word was a stop word
+
+    @property
+    def empty(self) -> bool:
+        return not (self.groups or self.phrases or self.tags or self.kinds)
 
 
-def plan(searcher: Searcher, parsed: Parsed, synonyms: Synonyms) -> Plan:
-    pairs = [(w, stem(w)) for w in parsed.words]
-    pairs = [(w, s) for w, s in pairs if s]  # stop words drop out
-    typing = bool(parsed.partial and pairs and pairs[-1][0] == parsed.words[-1])
+def _merge(options: list[Option]) -> list[Option]:
+    best: dict[tuple[str, ...], float] = {}
+    for terms, weight in options:
+        if terms and all(terms):
+            best[terms] = max(weight, best.get(terms, 0.0))
+    return sorted(best.items(), key=lambda o: -o[1])[:MAX_OPTIONS]
+
+
+def plan(lexicon: Lexicon, parsed: Parsed, synonyms: Synonyms) -> Plan:
+    kept = [w for w in parsed.words[:MAX_WORDS] if w not in QUESTION_WORDS]
+    kept = kept or parsed.words[:MAX_WORDS]  # "how do I" alone still means something
+    pairs = [(w, stem(w)) for w in kept]
+    typing = bool(parsed.partial and kept and kept[-1] == parsed.words[-1])
+    last = len(pairs) - 1
     stems = [s for _w, s in pairs]
-    clauses: list[Q.Query] = []
-    wanted: set[str] = set()
-    corrected = [w for w, _s in pairs]
-    typo = False
+    groups: list[Group] = []
+    corrected: list[str] = []
+    typos = 0
     i = 0
     while i < len(pairs):
-        hit = synonyms.match(stems, i)
+        word, term = pairs[i]
+        hit = synonyms.match(stems, i) if term else None
         if hit:
             size, group = hit
-            clauses.append(Q.Or([_phrase(entry) for entry in group]))
-            wanted.update(s for entry in group for s in entry)
+            typed = tuple(stems[i:i + size])
+            options = [(e, 1.0 if e == typed else SYNONYM_BOOST) for e in group]
+            if typing and i + size - 1 == last:
+                options += _completed(lexicon, kept[last])
+            groups.append(Group(_merge(options), " ".join(kept[i:i + size])))
+            corrected.extend(kept[i:i + size])
             i += size
             continue
-        word, stem_text = pairs[i]
-        options: list[Q.Query] = [_any_field(stem_text)]
-        wanted.add(stem_text)
-        if typing and i == len(pairs) - 1:  # the word being typed: also its completions
-            for completed, share in completions(searcher, word):
-                if completed != stem_text:
-                    # A rare completion (a rare word weighs a lot in BM25) must not
-                    # outrank the word most people typing this mean.
-                    options.append(_any_field(completed, boost=PREFIX_BOOST * share))
-                    wanted.add(completed)
-            if len(options) > 1:
-                # Scored by its best completion: a page with "refund" and "refuse" is no
-                # better an answer to "refu" than one about refunds.
-                clauses.append(Q.DisjunctionMax(options))
-                i += 1
-                continue
-        if len(options) == 1 and not _known(searcher, stem_text):
-            fixes = corrections(searcher, word)
-            for fixed in fixes:
-                options.append(_any_field(fixed, boost=FUZZY_BOOST))
-                wanted.add(fixed)
-            if fixes:
-                corrected[i], typo = surface(searcher, fixes[0], word), True
-        clauses.append(Q.Or(options) if len(options) > 1 else options[0])
-        i += 1
-    for phrase in parsed.phrases:
-        phrase_stems = [s for s in (stem(w) for w in phrase) if s]
-        if phrase_stems:
-            clauses.append(_phrase(phrase_stems))
-            wanted.update(phrase_stems)
-    filters: list[Q.Query] = [Q.Term("tags", t) for t in parsed.tags]
-    filters += [Q.Term("kind", k) for k in sorted(set(parsed.kinds))]
-    suggestion = None
-    if typo:
-        suggestion = corrected + [f'"{" ".join(p)}"' for p in parsed.phrases]
-        suggestion += [f"tag:{t}" for t in parsed.tags] + [f"kind:{k}" for k in parsed.kinds]
-    return Plan(clauses, filters, wanted, suggestion)
-
-
-# -- snippets --------------------------------------------------------------------------------
-# Each record text's words, per worker, bounded by size (a long section has a thousand words).
-_WORDS = SizedLRU(max_items=8192, max_bytes=16 << 20, size_of=lambda v: v[2])
-
-
-def _stemmed_words(text: str) -> tuple[array, tuple[str, ...], int]:
-    """(start, end) offsets (flat) and stems of every word of a record's text.  Remembered:
-    while an agent types, each keystroke asks for the same records' snippets with other
-    stems."""
-    def make() -> tuple[array, tuple[str, ...], int]:
-        spans, stems = array("i"), []
-        for match in _WORD_RE.finditer(text):
-            spans.extend(match.span())
-            stems.append(_stem(match.group().lower()))
-        return spans, tuple(stems), 2 * len(text) + 16 * len(stems) + 200
-
-    return _WORDS.remember(text, make)
-
-
-def snippet(text: str, stems: set[str], width: int = 220) -> tuple[Markup, set[str]]:
-    """An escaped extract of ``text`` around its densest run of matches, matches in <mark>.
-
-    Also returns the matched words as written (for highlighting on the target page).
-    """
-    text = text.strip()
-    offsets, words, _size = _stemmed_words(text)
-    spans = [(offsets[2 * i], offsets[2 * i + 1]) for i, stem in enumerate(words)
-             if stem in stems]
-    if not spans:
-        cut = text[:width]
-        return escape(re.sub(r"\s+", " ", cut) + ("…" if len(text) > width else "")), set()
-    best = max(range(len(spans)),
-               key=lambda i: sum(1 for s, _e in spans[i:] if s - spans[i][0] < width))
-    start = max(0, spans[best][0] - 40)
-    if start:
-        space = text.find(" ", start)
-        start = space + 1 if 0 <= space < spans[best][0] else start
-    end = min(len(text), start + width)
-    parts: list[str] = ["…" if start else ""]
-    pos = start
-    seen: set[str] = set()
-    for s, e in spans:
-        if s < start or e > end:
+        nxt = pairs[i + 1] if i < last else None
+        if term and nxt and nxt[1] and not (typing and i + 1 == last) \
+                and lexicon.count(word + nxt[0]):
+            # Two words the index also holds as one: "roll back" / "rollback".
+            groups.append(Group(_merge([((term, nxt[1]), 1.0),
+                                        ((stem(word + nxt[0]),), 1.0)]), f"{word} {nxt[0]}"))
+            corrected.extend([word, nxt[0]])
+            i += 2
             continue
-        parts.append(str(escape(text[pos:s])))
-        parts.append(f"<mark>{escape(text[s:e])}</mark>")
-        seen.add(text[s:e].lower())
-        pos = e
-    parts.append(str(escape(text[pos:end])))
-    parts.append("…" if end < len(text) else "")
-    # Every piece of text was escaped above; only our own <mark> tags are markup.
-    return Markup(re.sub(r"\s+", " ", "".join(parts))), seen  # noqa: S704
+        options: list[Option] = [((term,), 1.0)] if term else []
+        fixed = word
+        if typing and i == last:
+            options += _completed(lexicon, word)
+        if term and not lexicon.count(word) and not (typing and i == last and options[1:]):
+            if typos < TYPO_WORDS and (fixes := lexicon.corrections(word)):
+                typos += 1
+                options += [((stem(f),), FUZZY_BOOST) for f in fixes]
+                fixed = fixes[0]
+        elif term and lexicon.count(word) and len(word) >= 6:
+            options += _split(lexicon, word)
+        corrected.append(fixed)
+        options = _merge(options)
+        if options:
+            groups.append(Group(options, word))
+        i += 1
+    phrases = []
+    for phrase in parsed.phrases:
+        found = [(pos, t) for pos, _s, _e, t in tokens(" ".join(phrase))]
+        if found:
+            phrases.append([(pos - found[0][0], t) for pos, t in found])
+    wanted = {t for g in groups for terms, _w in g.options for t in terms}
+    wanted |= {t for p in phrases for _pos, t in p}
+    suggestion = None
+    if typos:
+        suggestion = " ".join(corrected + [f'"{" ".join(p)}"' for p in parsed.phrases]
+                              + [f"tag:{t}" for t in parsed.tags]
+                              + [f"kind:{k}" for k in parsed.kinds])
+    for group in groups:
+        group.rarity = lexicon.rarity(" ".join(
+            [group.typed, *([] if lexicon.count(group.typed.split()[0]) else
+                            [o[0][0] for o in group.options[1:2]])]))
+    only_common = bool(parsed.words) and not groups and not phrases
+    return Plan(groups, phrases, parsed.tags, sorted(set(parsed.kinds)), wanted, suggestion,
+                only_common)
+
+
+def _completed(lexicon: Lexicon, word: str) -> list[Option]:
+    return [((stem(done),), 1.0 if done == word else PREFIX_BOOST * max(share, 0.1))
+            for done, share in lexicon.completions(word)]
+
+
+def _split(lexicon: Lexicon, word: str) -> list[Option]:
+    """"rollback" also as "roll back", when the index holds both halves as words."""
+    out: list[Option] = []
+    for cut in range(3, len(word) - 2):
+        head, tail = word[:cut], word[cut:]
+        if stem(head) and stem(tail) and lexicon.count(head) and lexicon.count(tail):
+            out.append(((stem(head), stem(tail)), 1.0))
+    return out[:2]

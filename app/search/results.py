@@ -1,35 +1,25 @@
-"""From matching records to what an agent sees: grouped results with snippets and links.
+"""From ranked documents to what an agent sees: grouped results with snippets and links.
 
-Answers are computed afresh after every index write, so the pieces of an answer that depend
-only on one record are remembered per worker and outlive the writes: a record's stored
-fields (by segment: a segment never changes once written) and its snippet for a query's
-words.
+Snippets depend only on a record's text and the query's terms, so they are remembered per
+worker and outlive index writes (a save changes the text of only a few records).
 """
 
 from __future__ import annotations
 
-import bisect
-import logging
+import functools
+import re
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from markupsafe import Markup
-from whoosh import query as Q
-from whoosh.searching import Searcher
+from markupsafe import Markup, escape
 
 from app.caching.lru import SizedLRU
-from app.search.query import snippet
-from app.search.scoring import segment_key, top
-
-log = logging.getLogger(__name__)
+from app.search.analysis import stem
+from app.search.rank import Ranked
 
 SECTIONS_PER_DOC = 3
-# Snippets by (record text, query stems), per worker.  Unlike answers they outlive index
-# writes: a save renews every answer but changes the text of only a few records.
+SNIPPET_WIDTH = 220
 _SNIPPETS = SizedLRU(max_items=20_000, max_bytes=16 << 20, size_of=lambda v: v[2])
-# Stored fields of records by (segment, record), per worker; see ``_stored``.
-_STORED = SizedLRU(max_items=50_000, max_bytes=32 << 20,
-                   size_of=lambda fields: 200 + sum(len(str(v)) for v in fields.values()))
 
 
 def with_highlight(url: str, words: str) -> str:
@@ -71,7 +61,8 @@ class Answer:
     results: list[Result] = field(default_factory=list)
     suggestion: str | None = None
     fallback: bool = False  # True when no document had every word (any-word results)
-    more: bool = False  # True when there may be more matching documents than ``count``
+    more: bool = False  # kept for the API: counts are exact
+    notice: str | None = None  # why there is nothing to search for, when there is not
 
 
 def answer_size(answer: Answer) -> int:
@@ -79,72 +70,97 @@ def answer_size(answer: Answer) -> int:
                      for r in answer.results)
 
 
-def depth(limit: int) -> int:
-    return limit * 5 + 20
+@functools.lru_cache(maxsize=2048)
+def _candidates(stems: frozenset[str]) -> re.Pattern | None:
+    """Words that may have one of ``stems``: a stem is a prefix of its words, but for a
+    final "i" ("deliveri" from "delivery")."""
+    prefixes = sorted({t[:-1] if t.endswith("i") and len(t) > 2 else t for t in stems},
+                      key=len, reverse=True)
+    if not prefixes:
+        return None
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, prefixes)) + r")\w*", re.I)
 
 
-def best_records(searcher: Searcher, query: Q.Query, limit: int, *, audience: str
-                 ) -> tuple[list[dict], bool]:
-    """The best records, best first, and whether more records matched than were fetched.
-
-    Every matching record is scored (``search_scoring``), so the order is exact even for a
-    word found on every page.  Array scoring reads Whoosh's segment files directly; should
-    that ever fail (a format it does not know), Whoosh's own search answers instead.
-    """
-    try:
-        docnums, total = top(searcher, query, depth(limit))
-    except Exception:
-        log.exception("array scoring failed; answering with Whoosh's own search")
-        results = searcher.search(query, limit=depth(limit), terms=False)
-        return [hit.fields() for hit in results], results.scored_length() < len(results)
-    return _stored(searcher, docnums, audience), total > len(docnums)
+def _spans(text: str, stems: frozenset[str]) -> list[tuple[int, int]]:
+    """Where ``text`` holds a word whose index term is one of ``stems``."""
+    pattern = _candidates(stems)
+    if pattern is None:
+        return []
+    return [m.span() for m in pattern.finditer(text) if stem(m.group().lower()) in stems]
 
 
-def _stored(searcher: Searcher, docnums: list[int], audience: str) -> list[dict]:
-    """The stored fields of records, remembered per segment: a segment never changes once
-    written, so they outlive index writes (which add segments and mark deletions)."""
-    leaves = searcher.reader().leaf_readers()  # [(segment reader, first record number)]
-    starts = [start for _, start in leaves]
-    found = []
-    for docnum in docnums:
-        leaf, start = leaves[bisect.bisect_right(starts, docnum) - 1]
-        # Segment ids are random, and the audience is part of the key all the same: a record
-        # of the staff index must never be taken for one of the public index.
-        local = docnum - start
-        found.append(_STORED.remember((audience, segment_key(leaf), local),
-                                      lambda leaf=leaf, n=local: leaf.stored_fields(n)))
-    return found
+def snippet(text: str, stems: frozenset[str],
+            width: int = SNIPPET_WIDTH) -> tuple[Markup, set[str]]:
+    """An escaped extract of ``text`` around its densest run of matches, matches in <mark>.
+
+    Also returns the matched words as written (for highlighting on the target page)."""
+    text = text.strip()
+    spans = _spans(text, stems)
+    if not spans:
+        cut = text[:width]
+        return escape(re.sub(r"\s+", " ", cut) + ("…" if len(text) > width else "")), set()
+    best, right, most = 0, 0, 0
+    for left in range(len(spans)):  # the window of ``width`` characters with most matches
+        right = max(right, left)
+        while right + 1 < len(spans) and spans[right + 1][0] - spans[left][0] < width:
+            right += 1
+        if right - left + 1 > most:
+            best, most = left, right - left + 1
+    start = max(0, spans[best][0] - 40)
+    if start:
+        space = text.find(" ", start)
+        start = space + 1 if 0 <= space < spans[best][0] else start
+    end = min(len(text), start + width)
+    parts: list[str] = ["…" if start else ""]
+    pos = start
+    seen: set[str] = set()
+    for s, e in spans:
+        if s < start or e > end:
+            continue
+        parts.append(str(escape(text[pos:s])))
+        parts.append(f"<mark>{escape(text[s:e])}</mark>")
+        seen.add(text[s:e].lower())
+        pos = e
+    parts.append(str(escape(text[pos:end])))
+    parts.append("…" if end < len(text) else "")
+    # Every piece of text was escaped above; only our own <mark> tags are markup.
+    return Markup(re.sub(r"\s+", " ", "".join(parts))), seen  # noqa: S704
 
 
 def _snippet(text: str, stems: frozenset[str]) -> tuple[Markup, frozenset[str]]:
-    """``search_query.snippet``, remembered: the text and the stems decide it."""
+    """``snippet``, remembered: the text and the stems decide it."""
     def make() -> tuple[Markup, frozenset[str], int]:
-        marked, words = snippet(text, set(stems))
-        return marked, frozenset(words), 2 * len(text) + len(marked) + 300
+        marked, found = snippet(text, stems)
+        return marked, frozenset(found), 2 * len(text) + len(marked) + 300
 
-    marked, words, _size = _SNIPPETS.remember((text, stems), make)
-    return marked, words
+    marked, found, _size = _SNIPPETS.remember((text, stems), make)
+    return marked, found
 
 
-def result(recs: list[dict], stems: frozenset[str]) -> Result:
-    """One document's hits as a result: best section first, then up to two more."""
-    best = recs[0]  # the best-scoring place: a section, or the top of the page
+def result(doc: Ranked, stems: frozenset[str]) -> Result:
+    """One document as a result: its best place first, then up to two more sections."""
+    top, places = doc.top, doc.places
+    best = places[0] if places else top
     text, words = _snippet(best["text"], stems)
+    if not words and best is not top:  # matched through the title only: say what it is
+        text = _snippet(top["text"], stems)[0] if top["text"] else text
     marked = set(words) | _snippet(best["section"], stems)[1]  # heading words are marked too
     extra: list[Hit] = []
-    for rec in [r for r in recs if r is not best and r["section"]]:
+    for rec in places[1:]:
         if len(extra) >= SECTIONS_PER_DOC - 1:
             break
-        extra_snippet, words = _snippet(rec["text"], stems)
-        if not words:  # matched through the document title only: not worth a line
+        if not rec["section"]:
             continue
-        marked |= words
+        extra_snippet, found = _snippet(rec["text"], stems)
+        if not found:  # matched through the document title only: not worth a line
+            continue
+        marked |= found
         extra.append(Hit(rec["doc_title"], rec["url"], rec["section"], extra_snippet))
     hl = " ".join(sorted(marked)[:12])
     for hit in extra:
         hit.link = with_highlight(hit.url, hl)
     first = [Hit(best["doc_title"], best["url"], best["section"], text,
                  with_highlight(best["url"], hl))] if best["section"] else []
-    return Result(title=best["doc_title"], url=best["url"], kind=best["kind"],
-                  audience=best["audience"], snippet=text, highlight=hl,
+    return Result(title=top["doc_title"], url=best["url"], kind=top["kind"],
+                  audience=top["audience"], snippet=text, highlight=hl,
                   sections=first + extra)

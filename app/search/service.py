@@ -3,10 +3,9 @@
 Freshness: at most every ``CHECK_SECONDS`` a search compares the content repository's HEAD
 (a file read) with the head the index reflects.  When HEAD moved, the worker takes the
 write lock without waiting (a worker holding it is already catching up) and re-indexes the
-files ``git diff --name-status`` names, taking their text from the tree of the very commit
-it records as indexed (``ContentStore.snapshot``), never from the work tree.  All workers
-together write at most once per ``UPDATE_EVERY``, so a burst of saves is indexed in one
-write.  Readers reopen their searcher when the state file changes.
+files ``git diff --name-status`` names, from the documents committed at the new head.  All
+workers together write at most once per ``UPDATE_EVERY``, so a burst of saves is indexed
+in one write.  Readers reopen their indexes when the state file changes.
 """
 
 from __future__ import annotations
@@ -19,22 +18,21 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import click
+import tantivy
 from flask import Flask, current_app
-from whoosh import index as windex
-from whoosh import query as Q
-from whoosh.searching import Searcher
 
 from app.caching.lru import SizedLRU
 from app.clock import today
-from app.config import is_maintenance_command
 from app.content.audience import Viewer
 from app.content.store import ContentStore, Document
 from app.history.in_force import in_force, revisions
 from app.repo.gitrepo import GitError, GitRepo, is_valid_rev
 from app.search import index as si
 from app.search.build import build
-from app.search.query import Parsed, Synonyms, normalise, parse, plan
-from app.search.results import Answer, answer_size, best_records, result
+from app.search.query import Lexicon, Synonyms, normalise, parse, plan
+from app.search.rank import rank
+from app.search.results import Answer, answer_size, result
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +42,7 @@ CHECK_SECONDS = 0.3
 # Every write makes each worker reopen its readers and compute its answers afresh, so the
 # longer the better, up to the promise that a save is searchable within a second: a worker
 # held back by this gate looks again the moment it opens (``sync``), then writes (~0.1 s).
-UPDATE_EVERY = 0.7
+UPDATE_EVERY = 0.5
 # A search that finds the index behind HEAD starts the catch-up in a thread of its own and
 # answers from the current index meanwhile, so an agent typing never waits for an index
 # write.  (In-process tests turn this off to commit and search in one breath.)
@@ -62,7 +60,8 @@ class SearchService:
         self.store = store
         self.repo = repo
         self.synonyms = Synonyms(synonyms)
-        self._local = threading.local()
+        self._open_lock = threading.Lock()
+        self._opened: tuple[si.State | None, dict[str, tantivy.Searcher]] = (None, {})
         self._checked = 0.0
         self._check_lock = threading.Lock()
         self._catching_up: threading.Thread | None = None
@@ -70,21 +69,24 @@ class SearchService:
                                  size_of=answer_size)
 
     # -- keeping the index current ---------------------------------------------------------
-    def ensure(self, *, announce=log.warning) -> bool:
+    def documents(self, head: str) -> list[Document]:
+        """The documents the index holds for ``head``: the one place they are taken from."""
+        return self.store.snapshot(head)  # exactly ``head``'s committed text, whatever HEAD is now
+
+    def ensure(self, *, announce=log.warning, timeout: float = si.LOCK_TIMEOUT) -> bool:
         """Build the index when it is missing or unreadable; True when it built."""
         if si.is_healthy(self.root):
             return False
-        with si.locked(self.root):
+        with si.locked(self.root, timeout=timeout):
             if si.is_healthy(self.root):  # another worker built it while we waited
                 return False
             announce(f"search index at {self.root} is missing or unreadable: rebuilding")
             self.rebuild_locked()
         return True
 
-    def rebuild_locked(self, progress=None, head: str | None = None) -> dict[str, int]:
-        # The documents of the commit the index will say it reflects.
-        head = self.repo.head() if head is None else head
-        docs = self.store.snapshot(head)
+    def rebuild_locked(self, progress=None) -> dict[str, int]:
+        head = self.repo.head()
+        docs = self.documents(head)
         return build(self.root, docs, head, in_force(self.repo, docs, self.today()), progress)
 
     def sync(self) -> None:
@@ -148,19 +150,20 @@ class SearchService:
                 return
             paths = self._changed(state.head if state else "", head)
             if paths is not None and state is not None:
-                at_head = {d.path: d for d in self.store.snapshot(head)}
-                docs = [at_head[p] for p in paths if p in at_head]
+                at_head = {d.path: d for d in self.documents(head)}
+                changed = {p: at_head.get(p) for p in paths}
+                found = [d for d in changed.values() if d is not None]
                 try:
                     # The old due date is kept even when it has passed: the next check
                     # then brings the other upcoming documents up to date (``_date_passed``).
-                    si.update(self.root, at_head, paths, head,
-                              in_force(self.repo, docs, self.today()), state.due)
+                    si.update(self.root, changed, head, in_force(self.repo, found, self.today()),
+                              state.due)
                     log.info("search index: %d file(s) updated to %s", len(paths), head[:12])
                     return
                 except Exception:  # a damaged index: the full build below replaces it
                     log.exception("search index: update failed, rebuilding")
             log.info("search index: full rebuild for %s", head[:12])
-            self.rebuild_locked(head=head)
+            self.rebuild_locked()
 
     def _date_passed(self) -> None:
         """An effective date arrived: documents that were upcoming at the last look get the
@@ -175,17 +178,16 @@ class SearchService:
             # ``due`` (the earliest of them); the others were in force and stay so.  Of
             # those, only the ones whose version in force changed since the day before
             # ``due`` (what the index holds) are written again.
-            at_head = {d.path: d for d in self.store.snapshot(state.head)}
-            docs = [d for d in at_head.values() if d.effective and d.effective >= state.due]
+            docs = [d for d in self.documents(state.head)
+                    if d.effective and d.effective >= state.due]
             chains = revisions(self.repo, docs)
             held = in_force(self.repo, docs, state.due - dt.timedelta(days=1), chains)
             dates = in_force(self.repo, docs, on, chains)
-            paths = [d.path for d in docs
-                     if _indexed(held.public_version(d)) != _indexed(dates.public_version(d))]
-            si.update(self.root, at_head, paths, state.head, dates, None,
-                      audiences=("public",))
+            changed = {d.path: d for d in docs
+                       if _indexed(held.public_version(d)) != _indexed(dates.public_version(d))}
+            si.update(self.root, changed, state.head, dates, None, audiences=("public",))
             log.info("search index: effective dates reached, %d document(s) updated",
-                     len(paths))
+                     len(changed))
 
     def _changed(self, old: str, new: str) -> set[str] | None:
         """Files to re-index between two commits, or None when a full build is needed."""
@@ -196,24 +198,21 @@ class SearchService:
         except GitError:  # the old commit is gone (history rewritten): start afresh
             return None
         fields = [f for f in diff.decode("utf-8", "replace").split("\0") if f]
-        paths = set(fields[1::2])
-        return {p for p in paths if p.endswith(".md")}
+        return {p for p in fields[1::2] if p.endswith(".md")}
 
     # -- reading ---------------------------------------------------------------------------
-    def searcher(self, name: str) -> Searcher:
-        """This thread's searcher for one audience, reopened when the index changed."""
+    def searcher(self, name: str) -> tantivy.Searcher:
+        """A searcher of one audience's index, reopened when the index changed (shared by
+        the worker's threads: tantivy searchers are thread-safe)."""
         self.sync()
         state = si.read_state(self.root)
-        cached = getattr(self._local, "searchers", None)
-        if cached is None or cached[0] != state:
-            if cached:
-                for s in cached[1].values():
-                    s.close()
-            self._local.searchers = cached = (state, {})
-        opened = cached[1]
-        if name not in opened:  # opened when first needed: most workers serve one audience
-            opened[name] = windex.open_dir(str(self.root / name)).searcher()
-        return opened[name]
+        with self._open_lock:
+            if self._opened[0] != state:
+                self._opened = (state, {})
+            opened = self._opened[1]
+            if name not in opened:  # opened when first needed: most workers serve one audience
+                opened[name] = si.open_index(self.root / name).searcher()
+            return opened[name]
 
     def search(self, text: str, viewer: Viewer, limit: int = 10) -> Answer:
         """Search the viewer's index.  A damaged index is rebuilt and the search retried
@@ -227,50 +226,51 @@ class SearchService:
                 break
             except Exception:
                 log.exception("search failed (attempt %d)", attempt + 1)
-                self._local.searchers = None  # reopen: files may have changed under us
+                with self._open_lock:
+                    self._opened = (None, {})  # reopen: files may have changed under us
                 if attempt == 0 and not si.is_healthy(self.root):
-                    self.ensure()
-        return Answer(query=text, audience=name)
+                    try:  # without waiting: a worker holding the lock is rebuilding already
+                        self.ensure(timeout=0.0)
+                    except si.IndexBusy:
+                        break
+                    except Exception:
+                        log.exception("search index rebuild failed")
+                        break
+        return Answer(query=text, audience=name, notice="Search is being rebuilt: "
+                      "try again in a moment.")
 
     def _search(self, text: str, name: str, limit: int) -> Answer:
         parsed = parse(text)
         if parsed.empty:
-            return Answer(query=text, audience=name)
+            return Answer(query=text, audience=name,
+                          notice="Type a word to search for." if text.strip() else None)
         self.synonyms.refresh()
         searcher = self.searcher(name)
         limit = max(1, min(limit, MAX_LIMIT))
         # Answers are cached per worker, keyed by what they depend on: the index build
         # (every write changes it), the audience's index, the query, the synonyms, the
         # limit.  Agents typing the same words letter by letter share the work.
-        state = self._local.searchers[0]
+        state = self._opened[0]
         if state is None:  # no complete index: nothing to key an answer on
-            return replace(self._answer(searcher, parsed, name, limit), query=text)
+            return replace(self._answer(searcher, ("", name), text, name, limit), query=text)
         key = (state.build, name, normalise(text), parsed.partial, self.synonyms.stamp, limit)
-        cached = self._answers.remember(key, lambda: self._answer(searcher, parsed, name, limit))
+        cached = self._answers.remember(
+            key, lambda: self._answer(searcher, (state.build, name), text, name, limit))
         return replace(cached, query=text)
 
-    def _answer(self, searcher: Searcher, parsed: Parsed, name: str, limit: int) -> Answer:
+    def _answer(self, searcher: tantivy.Searcher, build: tuple, text: str, name: str,
+                limit: int) -> Answer:
         answer = Answer(query="", audience=name)
-        steps = plan(searcher, parsed, self.synonyms)
-        if steps.suggestion:
-            answer.suggestion = " ".join(steps.suggestion)
-        if not steps.clauses and not steps.filters:
+        steps = plan(Lexicon(searcher, build), parse(text), self.synonyms)
+        answer.suggestion = steps.suggestion
+        if steps.only_common:
+            answer.notice = "Those words are too common to search for: add a more specific one."
             return answer
-        query = Q.And(steps.clauses + steps.filters) if steps.clauses else Q.And(
-            [Q.Every(), *steps.filters])
-        hits, more = best_records(searcher, query, limit, audience=name)
-        if not hits and len(steps.clauses) > 1:
-            query = Q.And([Q.Or(steps.clauses), *steps.filters])
-            (hits, more), answer.fallback = best_records(searcher, query, limit,
-                                                        audience=name), True
-        groups: dict[str, list[dict]] = {}
-        for hit in hits:
-            groups.setdefault(hit["path"], []).append(hit)
-        # Records are fetched for a few pages of documents: the count is exact up to
-        # those, then "more".
-        answer.count, answer.more = len(groups), more
+        if steps.empty:
+            return answer
+        docs, answer.count, answer.fallback = rank(searcher, steps, limit)
         stems = frozenset(steps.stems)
-        answer.results = [result(recs, stems) for recs in list(groups.values())[:limit]]
+        answer.results = [result(doc, stems) for doc in docs]
         return answer
 
 
@@ -293,14 +293,24 @@ def service() -> SearchService:
 
 
 def init_app(app: Flask) -> None:
+    from app.cli import commands as cli
+    from app.config import _is_maintenance_command
+    from app.content.store import store
+
     repo: GitRepo = app.extensions["kb_repo"]
     svc = SearchService(Path(app.config["KB_DATA_DIR"]) / "index", app.extensions["kb_store"],
                         repo, repo.root / "synonyms.yml", today=lambda: _today(app))
     app.extensions["kb_search"] = svc
-    if repo.is_repo() and not is_maintenance_command():
+    if repo.is_repo() and not _is_maintenance_command():
         try:
             with app.app_context():  # the public index needs today's version in force
                 svc.ensure()
         except Exception:  # pages must still be served; search retries on first use
             log.exception("could not build the search index at start-up")
+
+    def init_step() -> None:
+        if svc.ensure(announce=lambda _m: None):
+            click.echo(f"Built the search index ({len(store().all())} documents)")
+
+    cli.init_steps(app).append(init_step)
 

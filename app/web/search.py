@@ -66,7 +66,7 @@ def click():
 def as_json(answer: Answer) -> dict:
     return {
         "query": answer.query, "count": answer.count, "more": answer.more,
-        "suggestion": answer.suggestion, "fallback": answer.fallback,
+        "suggestion": answer.suggestion, "fallback": answer.fallback, "notice": answer.notice,
         "results": [{
             "title": r.title, "url": r.url, "link": r.link, "kind": r.kind,
             "audience": r.audience, "snippet": str(r.snippet),

@@ -1,0 +1,164 @@
+"""Ranking: a plan as tantivy queries, and documents ordered by what they cover.
+
+Any word may match (agents ask questions; no page holds every word of one), and a page
+scores by:
+
+- BM25 over weighted fields (``FIELD_WEIGHTS``: title, headings, summary and front-matter
+  keywords, tags and aliases weigh more than body text), each group of the plan scored by
+  its best option and field (plus a share of the others);
+- a constant bonus for each group of the plan it covers (``COVER``), so a page with more of
+  the query's words ranks above one that repeats a single word;
+- a bonus for query words next to each other or close together (``NEAR``);
+- both the whole document and its best place (the top or one ``##`` section):
+  ``doc + PLACE_WEIGHT * best place``.  The result lands on that best place.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+
+import tantivy
+
+from app.search.index import SCHEMA, TEXT_FIELDS
+from app.search.query import Group, Plan
+
+FIELD_WEIGHTS = {"title": 2.5, "heading": 1.6, "meta": 1.8, "body": 1.0}
+TIE_BREAKER = 0.3  # the other fields' share of a group's score
+COVER = 8.0
+DOC_COVER = 0.25  # coverage counts less in the whole document: a long page covers more words
+NEAR, NEAR_SLOP, NEAR_PAIRS = 0.5, 3, 4
+PLACE_WEIGHT = 0.6
+PLACES = 4  # places fetched per document: the best, and sections listed under it
+
+
+def depth(limit: int) -> int:
+    """Documents fetched to rank ``limit`` of them."""
+    return limit * 2 + 10
+
+
+def _term(name: str, term: str) -> tantivy.Query:
+    return tantivy.Query.term_query(SCHEMA, name, term)
+
+
+def _option(name: str, terms: tuple[str, ...]) -> tantivy.Query:
+    if len(terms) == 1:
+        return _term(name, terms[0])
+    return tantivy.Query.phrase_query(SCHEMA, name, list(terms), slop=1)
+
+
+def _boost(query: tantivy.Query, boost: float) -> tantivy.Query:
+    return query if boost == 1.0 else tantivy.Query.boost_query(query, boost)
+
+
+def _any(queries: list[tantivy.Query]) -> tantivy.Query:
+    if len(queries) == 1:
+        return queries[0]
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in queries])
+
+
+def _group(group: Group, cover: float = 1.0) -> tuple[tantivy.Query, tantivy.Query]:
+    """(scored query, coverage query) of one group."""
+    scored, covered = [], []
+    for terms, weight in group.options:
+        fields = [_option(name, terms) for name in TEXT_FIELDS]
+        scored += [_boost(q, weight * FIELD_WEIGHTS[name])
+                   for name, q in zip(TEXT_FIELDS, fields, strict=True)]
+        covered.append(tantivy.Query.const_score_query(_any(fields),
+                                                       cover * weight * group.rarity))
+    best = tantivy.Query.disjunction_max_query(scored, tie_breaker=TIE_BREAKER)
+    return best, (covered[0] if len(covered) == 1
+                  else tantivy.Query.disjunction_max_query(covered))
+
+
+def _phrase(phrase: list[tuple[int, str]]) -> tantivy.Query:
+    return _any([tantivy.Query.phrase_query(SCHEMA, name, list(phrase)) if len(phrase) > 1
+                 else _term(name, phrase[0][1]) for name in TEXT_FIELDS])
+
+
+def _near(plan: Plan) -> list[tantivy.Query]:
+    """Adjacent query words found close together, in the body or a heading."""
+    firsts = [g.options[0][0] for g in plan.groups]
+    out = []
+    for a, b in list(itertools.pairwise(firsts))[:NEAR_PAIRS]:
+        if len(a) == 1 and len(b) == 1 and a != b:
+            pair = [(0, a[0]), (1, b[0])]
+            out += [_boost(tantivy.Query.phrase_query(SCHEMA, name, pair, slop=NEAR_SLOP),
+                           NEAR * FIELD_WEIGHTS[name]) for name in ("body", "heading")]
+    return out
+
+
+def _filters(plan: Plan, level: str) -> list[tantivy.Query]:
+    out = [_term("level", level)]
+    out += [_term("tags", t) for t in plan.tags]
+    out += [_term("kind", k) for k in plan.kinds]
+    out += [_phrase(p) for p in plan.phrases]
+    return out
+
+
+def compose(plan: Plan, level: str, *, every_group: bool = False) -> tantivy.Query:
+    """The query for one level of record ("doc" or "place")."""
+    parts = [(tantivy.Occur.Must, q) for q in _filters(plan, level)]
+    cover = COVER * (DOC_COVER if level == "doc" else 1.0)
+    for group in plan.groups:
+        best, covered = _group(group, cover)
+        occur = tantivy.Occur.Must if every_group else tantivy.Occur.Should
+        parts += [(occur, best), (tantivy.Occur.Should, covered)]
+    if not every_group:
+        parts += [(tantivy.Occur.Should, q) for q in _near(plan)]
+    # Some group must match (every optional clause implies one does): filters and phrases
+    # alone only narrow.
+    return tantivy.Query.boolean_query(
+        parts, minimum_number_should_match=1 if plan.groups and not every_group else None)
+
+
+@dataclass
+class Ranked:
+    """One document of an answer; records are decoded only for the documents shown."""
+
+    path: str
+    score: float
+    stored: bytes  # the document's own record (title, url, kind, audience, top text)
+    matched: list[bytes] = field(default_factory=list)  # its matching places, best first
+
+    @property
+    def top(self) -> dict:
+        return json.loads(self.stored.decode())
+
+    @property
+    def places(self) -> list[dict]:
+        return [json.loads(p.decode()) for p in self.matched]
+
+
+def rank(searcher: tantivy.Searcher, plan: Plan, limit: int) -> tuple[list[Ranked], int, bool]:
+    """The best ``limit`` documents, how many matched, and whether no document held every
+    group (the answer matches only some of the words).
+
+    Documents are ranked first by their own record; the places of the best ``depth``
+    of them are then searched (only theirs: a cheap query) and add their best score."""
+    docs = searcher.search(compose(plan, "doc"), depth(limit), count=True)
+    ranked: dict[str, Ranked] = {}
+    for score, address in docs.hits:
+        stored = searcher.doc(address)
+        path = stored.get_first("path")
+        ranked[path] = Ranked(path, score, stored.get_first("data"))
+    if ranked and (plan.groups or plan.phrases):
+        mine = tantivy.Query.term_set_query(SCHEMA, "path", list(ranked))
+        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, mine),
+                                             (tantivy.Occur.Must, compose(plan, "place"))])
+        best: dict[str, float] = {}
+        for score, address in searcher.search(query, PLACES * len(ranked), count=False).hits:
+            stored = searcher.doc(address)
+            path = stored.get_first("path")
+            best.setdefault(path, score)
+            if len(ranked[path].matched) < PLACES:
+                ranked[path].matched.append(stored.get_first("data"))
+        for path, score in best.items():
+            ranked[path].score += PLACE_WEIGHT * score
+    order = sorted(ranked.values(), key=lambda r: (-r.score, r.path))[:limit]
+    partial = False
+    if len(plan.groups) > 1 and docs.count:
+        every = searcher.search(compose(plan, "doc", every_group=True), 1, count=False)
+        partial = not every.hits
+    return order, docs.count, partial

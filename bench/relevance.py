@@ -1,0 +1,162 @@
+"""Relevance of search, measured: judgement lists run through the real search API.
+
+A judgement list is a TSV file: a query, a tab, then a fragment of the path of the page a
+person would want (any result whose URL holds it counts; ``#`` lines are comments).  Each
+list runs against a content repository (a folder, or a ``.tar.gz`` of one, made a git
+repository in a temporary folder), through ``GET /api/search?q=&limit=5`` signed in as an
+agent.  The script prints MRR@5, recall@5 and every miss with its top 3, and the same
+figures for an SQLite FTS5 baseline computed in the same run over the same documents
+(porter stemming, BM25, title weighted x5, the query's words OR-ed).
+
+    .venv/bin/python bench/relevance.py                 # the bundled content and the 18F handbook
+    .venv/bin/python bench/relevance.py --list CONTENT QUERIES.tsv [QUERIES.tsv ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+import secrets
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app import create_app  # noqa: E402
+from app.accounts.auth import add_user  # noqa: E402
+from app.content.audience import STAFF, project  # noqa: E402
+from app.content.store import store  # noqa: E402
+from app.db import connect  # noqa: E402
+from app.search.index import plain  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "relevance"
+HERE = Path(__file__).resolve().parent / "relevance"
+DEFAULT_LISTS = [
+    ("bundled", ROOT / "content", [HERE / "bundled.tsv"]),
+    ("18f", SHARED / "18f-handbook.tar.gz", [SHARED / "18f-queries.tsv", HERE / "18f-extra.tsv"]),
+]
+K = 5
+PASSWORD = secrets.token_urlsafe(16)  # a throwaway account of the temporary portal
+
+
+def judgements(paths: list[Path]) -> list[tuple[str, str]]:
+    out = []
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                query, _, fragment = line.partition("\t")
+                out.append((query.strip(), fragment.strip()))
+    return out
+
+
+def repository(source: Path, into: Path) -> Path:
+    """A git repository of ``source`` (a folder or a .tar.gz) in ``into``."""
+    target = into / "content"
+    if source.is_dir():
+        shutil.copytree(source, target)
+    else:
+        target.mkdir()
+        with tarfile.open(source) as archive:
+            archive.extractall(target, filter="data")
+    git = ["git", "-C", str(target)]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "-c", "user.name=Bench", "-c", "user.email=bench@example.com",
+                    "commit", "-q", "-m", "Content"], check=True)
+    return target
+
+
+def fts5_baseline(docs) -> callable:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE pages USING fts5(url UNINDEXED, title, body, "
+               "tokenize='porter unicode61')")
+    for doc in docs:
+        shown = project(doc, viewer=STAFF)
+        if shown is not None:
+            db.execute("INSERT INTO pages VALUES (?, ?, ?)",
+                       (shown.url, shown.title, plain(shown.body)))
+
+    def search(query: str) -> list[str]:
+        words = re.findall(r"\w+", query.lower())
+        if not words:
+            return []
+        match = " OR ".join(f'"{w}"' for w in words)
+        rows = db.execute("SELECT url FROM pages WHERE pages MATCH ? "
+                          "ORDER BY bm25(pages, 0.0, 5.0, 1.0) LIMIT ?", (match, K))
+        return [url for (url,) in rows]
+
+    return search
+
+
+def score(name: str, pairs: list[tuple[str, str]], search) -> tuple[float, float, list]:
+    reciprocal, found, misses = 0.0, 0, []
+    for query, fragment in pairs:
+        urls = search(query)[:K]
+        rank = next((i for i, url in enumerate(urls, 1) if fragment in url), None)
+        if rank:
+            reciprocal += 1 / rank
+            found += 1
+        if rank != 1:
+            misses.append((query, fragment, rank, urls[:3]))
+    n = len(pairs) or 1
+    return reciprocal / n, found / n, misses
+
+
+def run(label: str, source: Path, lists: list[Path], show_misses: bool = True) -> dict:
+    pairs = judgements(lists)
+    with tempfile.TemporaryDirectory(prefix="relevance-") as tmp:
+        content = repository(source, Path(tmp))
+        app = create_app({"TESTING": True, "SECRET_KEY": "relevance-bench-" + "k" * 16,
+                          "KB_DATA_DIR": str(Path(tmp) / "data"),
+                          "KB_CONTENT_DIR": str(content), "RATELIMIT_ENABLED": False,
+                          "WTF_CSRF_ENABLED": False})
+        db = connect(app.config["DATABASE"])
+        add_user(db, "bench", PASSWORD, "agent")
+        db.close()
+        client = app.test_client()
+        client.post("/login", data={"username": "bench", "password": PASSWORD})
+
+        def portal(query: str) -> list[str]:
+            res = client.get("/api/search", query_string={"q": query, "limit": K})
+            assert res.status_code == 200, (query, res.status_code)
+            return [r["url"] for r in res.get_json()["results"]]
+
+        with app.app_context():
+            baseline = fts5_baseline(store().all())
+        figures = {}
+        for engine, search in (("portal", portal), ("fts5", baseline)):
+            mrr, recall, misses = score(engine, pairs, search)
+            figures[engine] = (mrr, recall)
+            print(f"{label:8} {engine:6}  MRR@{K} {mrr:.3f}  recall@{K} {recall:.3f}  "
+                  f"({len(pairs)} queries)")
+            if show_misses and engine == "portal":
+                for query, fragment, rank, top in misses:
+                    where = f"at {rank}" if rank else "missed"
+                    print(f"    {where:8} {query!r} -> {fragment}")
+                    for url in top:
+                        print(f"             {url}")
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--list", nargs="+", metavar=("CONTENT", "QUERIES"),
+                        help="a content folder or .tar.gz, then judgement lists")
+    parser.add_argument("--quiet", action="store_true", help="figures only, no misses")
+    args = parser.parse_args()
+    print(f"# bench/relevance.py, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
+    lists = ([("custom", Path(args.list[0]), [Path(p) for p in args.list[1:]])]
+             if args.list else DEFAULT_LISTS)
+    for label, source, files in lists:
+        run(label, source, files, show_misses=not args.quiet)
+
+
+if __name__ == "__main__":
+    main()
