@@ -219,16 +219,18 @@ def test_completions_come_from_the_viewers_own_index(app, viewer):
 def test_synonyms_apply_and_reload(app, content_dir):
     assert find(app, "reimbursement").count == 0
     (content_dir / "synonyms.yml").write_text("- [refund, money back, reimbursement]\n")
+    assert find(app, "reimbursement").count == 0  # only what is committed applies
+    commit(content_dir, {"synonyms.yml": "- [refund, money back, reimbursement]\n"})
     assert urls(find(app, "reimbursement")) == ["/policies/refunds"]
     assert urls(find(app, "money back")) == ["/policies/refunds"]
-    (content_dir / "synonyms.yml").write_text("- [parcel, order, consignment]\n# changed\n")
+    commit(content_dir, {"synonyms.yml": "- [parcel, order, consignment]\n# changed\n"})
     assert find(app, "reimbursement").count == 0
     assert "/faq/track-order" in urls(find(app, "consignment"))
 
 
 @pytest.mark.parametrize("text", ["- [unclosed\n", "just: a mapping\n", "- 42\n", "\x00"])
 def test_broken_synonyms_file_is_ignored_with_a_warning(app, client, content_dir, caplog, text):
-    (content_dir / "synonyms.yml").write_text(text)
+    commit(content_dir, {"synonyms.yml": text})
     with caplog.at_level(logging.WARNING):
         res = client.get("/search?q=refund")
     assert res.status_code == 200 and "Refunds" in res.get_data(as_text=True)

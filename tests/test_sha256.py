@@ -17,10 +17,12 @@ from app.repo.gitrepo import is_valid_rev
 from tests.conftest import PASSWORD, git
 from tests.test_http_edit import form_of
 
+# Internal documents: their saves publish at once (a public change would be a proposal, which
+# tests/test_proposals_http.py covers), so this tests the write path itself.
 REFUNDS = """\
     ---
     title: Refunds
-    audience: public
+    audience: internal
     ---
     We refund most orders within 30 days.
     """
@@ -35,7 +37,7 @@ def sha256_app(tmp_path: Path):
     git(root, "config", "user.email", "fixture@example.com")
     (root / "policies").mkdir()
     (root / "policies" / "refunds.md").write_text(textwrap.dedent(REFUNDS))
-    (root / "policies" / "old.md").write_text("---\ntitle: Old\naudience: public\n---\nGone.\n")
+    (root / "policies" / "old.md").write_text("---\ntitle: Old\naudience: internal\n---\nGone.\n")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "Fixture content")
     app = create_app({"TESTING": True, "SECRET_KEY": "test-secret-key-not-for-production",

@@ -192,3 +192,11 @@ def callout_warnings(body: str) -> list[str]:
 
 def has_internal_blocks(body: str) -> bool:
     return any(b.internal for b in split_blocks(body)[0])
+
+
+def as_read(body: str) -> str:
+    """A projected body as a reader sees it: an internal block removed leaves blank lines,
+    and blank lines and trailing spaces do not change what Markdown shows.  Two versions
+    whose ``as_read`` is equal read the same (the changelog and the approval rules use it)."""
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in body.splitlines())
+                  ).strip("\n")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from app.content.audience import PUBLIC, project
+from app.content.audience import PUBLIC, as_read, project
 from app.content.store import compose, parse, repo, store
 
 FILE = "workflow.yml"
@@ -182,7 +182,7 @@ def public_text(path: str, data: bytes | None) -> str | None:
         return None
     # An empty field reads as a missing one (the form writes ``summary: ''``, ``tags: []``).
     meta = {k: v for k, v in doc.meta.items() if v not in ("", None, [], {})}
-    return compose(meta, doc.body)
+    return compose(meta, as_read(doc.body))
 
 
 def decide(changes: dict[str, tuple[bytes | None, bytes | None]], rules: Workflow) -> Decision:

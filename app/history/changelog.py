@@ -10,13 +10,12 @@ not appear.  Commit messages and authors are staff business; the public sees the
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, replace
 from functools import cached_property
 
 from app.caching.lru import SizedLRU
 from app.clock import today
-from app.content.audience import PUBLIC, project, visible
+from app.content.audience import PUBLIC, as_read, project, visible
 from app.content.store import KINDS, parse, repo, store
 from app.history.diffing import Diff, diff
 from app.history.in_force import applies
@@ -111,12 +110,7 @@ def _same(new: PublicText, old: PublicText) -> bool:
     """Equal for a reader: an internal block added or removed leaves only a blank line in
     the projection, and blank lines and trailing spaces do not change what Markdown shows."""
     return (new.title, new.summary, new.effective) == (old.title, old.summary, old.effective) \
-        and _blank_lines_folded(new.body) == _blank_lines_folded(old.body)
-
-
-def _blank_lines_folded(body: str) -> str:
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in body.splitlines())
-                  ).strip("\n")
+        and as_read(new.body) == as_read(old.body)
 
 
 def _applies(change: PublicChange) -> bool:

@@ -28,6 +28,7 @@ from rapidfuzz.distance import OSA
 
 from app.caching.lru import SizedLRU
 from app.content import synonyms as synonyms_file
+from app.content.store import ContentStore
 from app.search.analysis import QUESTION_WORDS, stem, tokens, words
 
 log = logging.getLogger(__name__)
@@ -91,24 +92,30 @@ def normalise(text: str) -> str:
 
 # -- synonyms --------------------------------------------------------------------------------
 class Synonyms:
-    """Groups of interchangeable words from a YAML file, reloaded when the file changes.
+    """Groups of interchangeable words from a YAML file, reloaded when the file changes
+    (given the content store, the file as committed at HEAD: an uncommitted edit waits).
 
     A missing or broken file means no synonyms (and a warning in the log), never an error.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, committed: ContentStore | None = None):
         self.path = path
+        self.committed = committed  # the content store: read the file as committed at HEAD
         self.stamp: tuple[int, int] | None = None  # (mtime, size) the groups were read at
         self.groups: list[list[tuple[str, ...]]] = []
         self._lookup: dict[tuple[str, ...], int] = {}
         self.longest = 1
 
     def refresh(self) -> None:
-        try:
-            st = self.path.stat()
-            stamp = (st.st_mtime_ns, st.st_size)
-        except OSError:
-            stamp = None
+        if self.committed is not None:  # as committed at HEAD: never an uncommitted edit
+            blob = self.committed.blob_of(self.path.name)
+            stamp = (blob, 0) if blob else None
+        else:
+            try:
+                st = self.path.stat()
+                stamp = (st.st_mtime_ns, st.st_size)
+            except OSError:
+                stamp = None
         if stamp == self.stamp:
             return
         self.stamp = stamp
@@ -117,7 +124,8 @@ class Synonyms:
             log.warning("no synonyms file at %s: searching without synonyms", self.path)
             return
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = (self.path.read_text(encoding="utf-8") if self.committed is None else
+                    (self.committed.committed(self.path.name) or b"").decode("utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
             log.warning("synonyms file %s ignored: %s", self.path, exc)
             return

@@ -18,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import click
 import tantivy
 from flask import Flask, current_app
 
 from app.caching.lru import SizedLRU
 from app.clock import today
+from app.config import is_maintenance_command
 from app.content.audience import Viewer
 from app.content.store import ContentStore, Document
 from app.history.in_force import in_force, revisions
@@ -59,7 +59,7 @@ class SearchService:
         self.today = today  # effective dates are compared with this
         self.store = store
         self.repo = repo
-        self.synonyms = Synonyms(synonyms)
+        self.synonyms = Synonyms(synonyms, store)
         self._open_lock = threading.Lock()
         self._opened: tuple[si.State | None, dict[str, tantivy.Searcher]] = (None, {})
         self._checked = 0.0
@@ -84,8 +84,9 @@ class SearchService:
             self.rebuild_locked()
         return True
 
-    def rebuild_locked(self, progress=None) -> dict[str, int]:
-        head = self.repo.head()
+    def rebuild_locked(self, progress=None, head: str | None = None) -> dict[str, int]:
+        # The documents of the commit the index will say it reflects.
+        head = self.repo.head() if head is None else head
         docs = self.documents(head)
         return build(self.root, docs, head, in_force(self.repo, docs, self.today()), progress)
 
@@ -163,7 +164,7 @@ class SearchService:
                 except Exception:  # a damaged index: the full build below replaces it
                     log.exception("search index: update failed, rebuilding")
             log.info("search index: full rebuild for %s", head[:12])
-            self.rebuild_locked()
+            self.rebuild_locked(head=head)
 
     def _date_passed(self) -> None:
         """An effective date arrived: documents that were upcoming at the last look get the
@@ -293,24 +294,14 @@ def service() -> SearchService:
 
 
 def init_app(app: Flask) -> None:
-    from app.cli import commands as cli
-    from app.config import _is_maintenance_command
-    from app.content.store import store
-
     repo: GitRepo = app.extensions["kb_repo"]
     svc = SearchService(Path(app.config["KB_DATA_DIR"]) / "index", app.extensions["kb_store"],
                         repo, repo.root / "synonyms.yml", today=lambda: _today(app))
     app.extensions["kb_search"] = svc
-    if repo.is_repo() and not _is_maintenance_command():
+    if repo.is_repo() and not is_maintenance_command():
         try:
             with app.app_context():  # the public index needs today's version in force
                 svc.ensure()
         except Exception:  # pages must still be served; search retries on first use
             log.exception("could not build the search index at start-up")
-
-    def init_step() -> None:
-        if svc.ensure(announce=lambda _m: None):
-            click.echo(f"Built the search index ({len(store().all())} documents)")
-
-    cli.init_steps(app).append(init_step)
 
