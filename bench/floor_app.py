@@ -13,7 +13,8 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from flask import Flask, jsonify, redirect, render_template_string, request, session
+from flask import Flask, jsonify, redirect, render_template, request, session
+from jinja2 import DictLoader
 
 app = Flask(__name__)
 app.secret_key = secrets.token_hex(16)
@@ -33,6 +34,10 @@ FORM = """<!doctype html><html lang="en"><body><form method="post">
 <input name="title" value="{{ slug }}"><select name="audience"><option value="public" selected>
 </option></select><textarea name="body">{{ body }}</textarea></form></body></html>"""
 
+# Templates compiled once and kept, as Flask does for files (render_template_string would
+# compile on every call and make the floor look slower than it is).
+app.jinja_loader = DictLoader({"page.html": PAGE, "form.html": FORM})
+
 
 @app.get("/healthz")
 def healthz():
@@ -42,7 +47,7 @@ def healthz():
 @app.get("/")
 @app.get("/policies/<slug>")
 def page(slug: str = "home"):
-    response = app.make_response(render_template_string(PAGE, title=slug,
+    response = app.make_response(render_template("page.html", title=slug,
                                                         paragraphs=PARAGRAPHS))
     if "user" not in session:
         response.cache_control.public = True
@@ -74,7 +79,7 @@ def login():
         session["user"] = request.form.get("username", "")
         return redirect("/")
     session["csrf"] = token = secrets.token_hex(16)
-    return render_template_string(FORM, token=token, rev="0", slug="login", body="")
+    return render_template("form.html", token=token, rev="0", slug="login", body="")
 
 
 @app.route("/edit/policies/<slug>", methods=["GET", "POST"])
@@ -84,5 +89,5 @@ def edit(slug: str):
         path.write_text(request.form.get("body", ""))
         return redirect(f"/policies/{slug}", 303)
     body = path.read_text() if path.exists() else PARAGRAPH
-    return render_template_string(FORM, token=session.get("csrf", ""), rev="1", slug=slug,
+    return render_template("form.html", token=session.get("csrf", ""), rev="1", slug=slug,
                                   body=body)
