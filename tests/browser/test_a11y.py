@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from tests.browser.a11y_helpers import a11y_docs, add_history, axe_violations, with_axe
 from tests.browser.conftest import sign_in
 from tests.browser.test_search import collect_errors
+from tests.conftest import git
 from tests.live import LiveServer, prepare_dirs
 
 CUSTOMER_PAGES = [
@@ -26,6 +27,7 @@ STAFF_PAGES = [
     "/diff/policies/refunds?mode=source", "/manage", "/manage?view=all", "/manage?view=due",
     "/manage/search", "/manage/search?days=90&audience=public", "/acks/policies/refunds",
     "/to-read", "/search?q=credit", "/changes",
+    "/proposals", "/proposals/7", "/manage/approvals",  # the approval workflow's pages
 ]
 
 
@@ -33,6 +35,12 @@ STAFF_PAGES = [
 def site(tmp_path_factory):
     data, content = prepare_dirs(tmp_path_factory.mktemp("a11y"), a11y_docs())
     add_history(content, data)
+    # An open proposal pushed as a git branch, so its page is checked too.
+    refunds = content / "policies" / "refunds.md"
+    git(content, "checkout", "-q", "-b", "proposals/7-a11y-wording")
+    refunds.write_text(refunds.read_text() + "\nA proposed sentence for customers.\n")
+    git(content, "commit", "-qam", "Proposed wording")
+    git(content, "checkout", "-q", "main")
     with LiveServer(data, content, workers=2) as server:
         yield server
 
@@ -50,7 +58,10 @@ def check(page, url: str) -> list[str]:
     response = page.goto(url)
     assert response is not None
     page.wait_for_load_state("networkidle")
-    return [f"{url}: {v}" for v in axe_violations(page)]
+    found = [f"{url}: {v}" for v in axe_violations(page)]
+    if response.status != 200 and "no-such" not in url:
+        found.append(f"{url}: HTTP {response.status}, not the page meant to be checked")
+    return found
 
 
 def test_axe_customer_pages(axe_page, site):
@@ -77,7 +88,8 @@ def test_axe_staff_pages(axe_page, site, user):
     sign_in(axe_page, site.url, user)
     found = []
     for path in STAFF_PAGES:
-        if user == "agent" and path.startswith(("/edit", "/new", "/manage", "/acks")):
+        if user == "agent" and path.startswith(("/edit", "/new", "/manage", "/acks",
+                                                "/proposals")):
             continue
         found += check(axe_page, site.url + path)
     assert found == [], "\n".join(found)
