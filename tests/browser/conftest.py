@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 
+from app.db import connect
 from tests.conftest import FIXTURE_DOCS, PASSWORD
 from tests.live import LiveServer, prepare_dirs
 from tests.xss_vectors import browser_documents
@@ -69,3 +71,37 @@ def login(page, live_server):
     def do_login(username: str = "agent"):
         sign_in(page, live_server.url, username)
     return do_login
+
+
+@pytest.fixture
+def signed_in(browser, live_server):
+    """A fresh browser context signed in as ``username``; closed after the test."""
+    contexts = []
+
+    def open_as(username: str):
+        context = browser.new_context()
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        sign_in(page, live_server.url, username)
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+def wait_for_row(live_server, sql: str, params: tuple) -> tuple | None:
+    """The first row ``sql`` finds in the server's database, polled for up to 3 s (the
+    server writes some rows after answering)."""
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        conn = connect(live_server.data_dir / "portal.sqlite3")
+        try:
+            row = conn.execute(sql, params).fetchone()
+        finally:
+            conn.close()
+        if row:
+            return tuple(row)
+        time.sleep(0.1)
+    return None

@@ -10,28 +10,9 @@ import sqlite3
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in
 from tests.browser.test_workflows import add_doc
 from tests.conftest import PASSWORD
 from tests.history_helpers import commit
-
-
-@pytest.fixture
-def signed_in(browser, live_server):
-    """A fresh browser context signed in as ``username``; closed after the test."""
-    contexts = []
-
-    def open_as(username: str):
-        context = browser.new_context()
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        sign_in(page, live_server.url, username)
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
 
 
 @pytest.fixture

@@ -7,27 +7,16 @@ when used (``/api/csrf-token``), so reading sets no cookie and pages can be cach
 from __future__ import annotations
 
 import re
-import time
 
 from playwright.sync_api import expect
 
-from app.db import connect
+from tests.browser.conftest import wait_for_row
 from tests.browser.test_search import clicked, collect_errors
 
 
 def _feedback(live_server, comment: str) -> tuple | None:
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
-        conn = connect(live_server.data_dir / "portal.sqlite3")
-        try:
-            row = conn.execute("SELECT slug, helpful FROM feedback WHERE comment = ?",
-                               (comment,)).fetchone()
-        finally:
-            conn.close()
-        if row:
-            return tuple(row)
-        time.sleep(0.1)
-    return None
+    return wait_for_row(live_server, "SELECT slug, helpful FROM feedback WHERE comment = ?",
+                        (comment,))
 
 
 def test_reading_sets_no_cookie_and_feedback_still_works(page, live_server):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import time
 
 from playwright.sync_api import expect
 
-from app.db import connect
+from tests.browser.conftest import wait_for_row
 from tests.conftest import CANARY_BLOCK
 
 
@@ -48,18 +47,8 @@ def test_keyboard_flow_lands_on_the_highlighted_section(page, live_server):
 
 def clicked(live_server, url: str) -> tuple[str, str] | None:
     """The logged (query, audience) of a click on ``url`` (the log is written asynchronously)."""
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
-        conn = connect(live_server.data_dir / "portal.sqlite3")
-        try:
-            row = conn.execute("SELECT query, audience FROM search_queries WHERE clicked_url = ?",
-                               (url,)).fetchone()
-        finally:
-            conn.close()
-        if row:
-            return tuple(row)
-        time.sleep(0.1)
-    return None
+    return wait_for_row(live_server, "SELECT query, audience FROM search_queries "
+                        "WHERE clicked_url = ?", (url,))
 
 
 def test_escape_clears_and_stale_requests_do_not_win(page, live_server):

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in
 from tests.history_helpers import commit
 
 DOC = """\
@@ -22,24 +20,6 @@ DOC = """\
 
     Last paragraph about {word}.
     """
-
-
-@pytest.fixture
-def signed_in(browser, live_server):
-    """A fresh browser context signed in as ``username``; closed after the test."""
-    contexts = []
-
-    def open_as(username: str):
-        context = browser.new_context()
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        sign_in(page, live_server.url, username)
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
 
 
 def add_doc(live_server, slug: str, title: str, word: str, message: str = "Add",
