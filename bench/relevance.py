@@ -1,14 +1,17 @@
 """Relevance of search, measured: judgement lists run through the real search API.
 
 A judgement list is a TSV file: a query, a tab, then a fragment of the path of the page a
-person would want (any result whose URL holds it counts; ``#`` lines are comments).  Each
+person would want (any result whose URL holds it counts; ``#`` lines are comments).  More
+tab-separated fragments name other pages or sections that answer the question just as well
+(the FAQ and the policy section saying the same thing): MRR counts the first right answer,
+and a strict figure, counting only the first fragment, is printed beside it.  Each
 list runs against a content repository (a folder, or a ``.tar.gz`` of one, made a git
 repository in a temporary folder), through ``GET /api/search?q=&limit=5`` signed in as an
 agent.  The script prints MRR@5, recall@5 and every miss with its top 3, and the same
 figures for an SQLite FTS5 baseline computed in the same run over the same documents
 (porter stemming, BM25, title weighted x5, the query's words OR-ed).
 
-    .venv/bin/python bench/relevance.py                 # the bundled content and the 18F handbook
+    .venv/bin/python bench/relevance.py                 # the bundled lists and the 18F handbook
     .venv/bin/python bench/relevance.py --list CONTENT QUERIES.tsv [QUERIES.tsv ...]
 """
 
@@ -40,19 +43,24 @@ SHARED = ROOT.parent / "shared" / "relevance"
 HERE = Path(__file__).resolve().parent / "relevance"
 DEFAULT_LISTS = [
     ("bundled", ROOT / "content", [HERE / "bundled.tsv"]),
+    # Written blind from the content, without the search or synonyms.yml (see its header).
+    ("held-out", ROOT / "content", [HERE / "bundled-heldout.tsv"]),
     ("18f", SHARED / "18f-handbook.tar.gz", [SHARED / "18f-queries.tsv", HERE / "18f-extra.tsv"]),
 ]
 K = 5
 PASSWORD = secrets.token_urlsafe(16)  # a throwaway account of the temporary portal
 
 
-def judgements(paths: list[Path]) -> list[tuple[str, str]]:
+Judgement = tuple[str, list[str]]  # a query, and the fragments of its right answers
+
+
+def judgements(paths: list[Path]) -> list[Judgement]:
     out = []
     for path in paths:
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip() and not line.startswith("#"):
-                query, _, fragment = line.partition("\t")
-                out.append((query.strip(), fragment.strip()))
+                query, *fragments = line.split("\t")
+                out.append((query.strip(), [f.strip() for f in fragments if f.strip()]))
     return out
 
 
@@ -95,18 +103,26 @@ def fts5_baseline(docs) -> callable:
     return search
 
 
-def score(name: str, pairs: list[tuple[str, str]], search) -> tuple[float, float, list]:
-    reciprocal, found, misses = 0.0, 0, []
-    for query, fragment in pairs:
+def first_right(urls: list[str], fragments: list[str]) -> int | None:
+    return next((i for i, url in enumerate(urls, 1) if any(f in url for f in fragments)), None)
+
+
+def score(pairs: list[Judgement], search) -> tuple[float, float, float, list]:
+    """MRR@K and recall@K over every right answer, strict MRR@K (the first fragment only),
+    and the queries whose first result is not a right answer."""
+    reciprocal, strict, found, misses = 0.0, 0.0, 0, []
+    for query, fragments in pairs:
         urls = search(query)[:K]
-        rank = next((i for i, url in enumerate(urls, 1) if fragment in url), None)
+        rank = first_right(urls, fragments)
         if rank:
             reciprocal += 1 / rank
             found += 1
+        if first := first_right(urls, fragments[:1]):
+            strict += 1 / first
         if rank != 1:
-            misses.append((query, fragment, rank, urls[:3]))
+            misses.append((query, fragments[0], rank, urls[:3]))
     n = len(pairs) or 1
-    return reciprocal / n, found / n, misses
+    return reciprocal / n, found / n, strict / n, misses
 
 
 def run(label: str, source: Path, lists: list[Path], show_misses: bool = True) -> dict:
@@ -132,10 +148,10 @@ def run(label: str, source: Path, lists: list[Path], show_misses: bool = True) -
             baseline = fts5_baseline(store().all())
         figures = {}
         for engine, search in (("portal", portal), ("fts5", baseline)):
-            mrr, recall, misses = score(engine, pairs, search)
-            figures[engine] = (mrr, recall)
+            mrr, recall, strict, misses = score(pairs, search)
+            figures[engine] = (mrr, recall, strict)
             print(f"{label:8} {engine:6}  MRR@{K} {mrr:.3f}  recall@{K} {recall:.3f}  "
-                  f"({len(pairs)} queries)")
+                  f"strict MRR@{K} {strict:.3f}  ({len(pairs)} queries)")
             if show_misses and engine == "portal":
                 for query, fragment, rank, top in misses:
                     where = f"at {rank}" if rank else "missed"

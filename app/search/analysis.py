@@ -31,8 +31,14 @@ QUESTION_WORDS = frozenset("""
 how what when where which who whom why whose do does did done can could would should shall
 i me my mine we us our you your yours he she him her his they them am been being have has
 had having get getting got so if than that just any some about please want need tell know
-there here also very
+there here also very says said
 """.split())  # noqa: SIM905
+
+
+def is_question_word(word: str) -> bool:
+    """Whether a query word is one of ``QUESTION_WORDS`` or a form of one ("wants",
+    "needed", "says"): a form left in would match every page that says "want"."""
+    return word in QUESTION_WORDS or (word[:1].isalpha() and stem(word) in _QUESTION_STEMS)
 
 
 def _builder(stem: bool) -> tantivy.TextAnalyzer:
@@ -65,6 +71,10 @@ def stem(word: str) -> str:
     """The index term of one word ("" for a stop word)."""
     found = ANALYZER.analyze(word)
     return found[0] if len(found) == 1 else ""
+
+
+# Base words only ("want" -> "wants", "wanted"), so "says" drops and "say sorry" stays.
+_QUESTION_STEMS = frozenset(w for w in QUESTION_WORDS if len(w) > 2 and stem(w) == w)
 
 
 def tokens(text: str) -> list[tuple[int, int, int, str]]:

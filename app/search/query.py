@@ -29,7 +29,7 @@ from rapidfuzz.distance import OSA
 from app.caching.lru import SizedLRU
 from app.content import synonyms as synonyms_file
 from app.content.store import ContentStore
-from app.search.analysis import QUESTION_WORDS, stem, tokens, words
+from app.search.analysis import is_question_word, stem, tokens, words
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +237,7 @@ def _merge(options: list[Option]) -> list[Option]:
 
 
 def plan(lexicon: Lexicon, parsed: Parsed, synonyms: Synonyms) -> Plan:
-    kept = [w for w in parsed.words[:MAX_WORDS] if w not in QUESTION_WORDS]
+    kept = [w for w in parsed.words[:MAX_WORDS] if not is_question_word(w)]
     kept = kept or parsed.words[:MAX_WORDS]  # "how do I" alone still means something
     pairs = [(w, stem(w)) for w in kept]
     typing = bool(parsed.partial and kept and kept[-1] == parsed.words[-1])
