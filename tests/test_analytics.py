@@ -81,3 +81,24 @@ def test_zero_result_query_becomes_a_synonym_commit(app, client, auth, db, conte
     bad = client.post("/manage/synonyms", data={"term": "x]\n- [y", "synonym_of": "refund"})
     assert bad.status_code == 303
     assert "Not added" in client.get("/manage/search").get_data(as_text=True)
+
+
+def test_a_synonym_added_from_the_misses_fixes_the_search_at_once(app, client, auth, db,
+                                                                   content_dir):
+    """The owner's fix shows on the very next search, for customers and agents alike."""
+    from tests.conftest import git
+
+    (content_dir / "synonyms.yml").write_text("- [refund, money back]\n")
+    git(content_dir, "add", "-A")
+    git(content_dir, "commit", "-q", "-m", "synonyms")
+
+    def urls(query: str) -> list[str]:
+        res = client.get("/api/search", query_string={"q": query + " "})
+        return [r["url"] for r in res.get_json()["results"]]
+
+    assert not any("refunds" in url for url in urls("reimbursal"))
+    auth.login("editor")
+    client.post("/manage/synonyms", data={"term": "reimbursal", "synonym_of": "refund"})
+    assert any("/policies/refunds" in url for url in urls("reimbursal"))
+    auth.logout()
+    assert any("/policies/refunds" in url for url in urls("reimbursal"))
