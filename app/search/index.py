@@ -8,8 +8,8 @@ internal text: it is not there.
 Each document gives two kinds of record (field ``level``):
 
 - ``place``: one for the top of the page (title, summary, front-matter keywords, tags and
-  aliases, the text before the first ``##``) and one per ``##`` section (with the page
-  title), so a hit can land on ``/policies/<slug>#sec-id``;
+  aliases, the words of the file's name, the text before the first ``##``) and one per
+  ``##`` section (with the page title), so a hit can land on ``/policies/<slug>#sec-id``;
 - ``doc``: the whole document in one record, so words spread over several sections still
   count together, plus the document's words unstemmed (``words``: completions and typos).
 
@@ -47,7 +47,7 @@ from app.search.analysis import LEXICON, STEMMED, register
 
 AUDIENCES = {"public": PUBLIC, "staff": STAFF}
 STATE_FILE = "STATE"  # "<git head> <build id> <due date> <format>": readers reopen on change
-FORMAT = "tantivy-1"  # of the records and schema: an index of another format is rebuilt
+FORMAT = "tantivy-2"  # of the records and schema: an index of another format is rebuilt
 LOCK_FILE = "write.lock"
 LOCK_TIMEOUT = 120.0
 UPDATE_HEAP = 32_000_000  # bytes of tantivy writer memory for an incremental update
@@ -121,6 +121,12 @@ def split_sections(body: str) -> tuple[str, list[Section], list[str]]:
     return plain("\n".join(chunks[0])), sections, every
 
 
+def slug_words(path: str) -> str:
+    """The words of a file's name ("refund-after-30-days.md" -> "refund after 30 days"):
+    a page's address names its subject, often in other words than its title."""
+    return re.sub(r"[_.-]+", " ", path.rsplit("/", 1)[-1].removesuffix(".md"))
+
+
 def _front(meta: dict, name: str) -> str:
     value = meta.get(name)
     if isinstance(value, str):
@@ -141,7 +147,8 @@ def records(doc: Document, viewer: Viewer) -> list[dict]:
     intro, sections, headings = split_sections(body)
     front = " ; ".join(t for t in (_front(shown.meta, n) for n in FRONT_WORDS) if t)
     tags = [t.lower() for t in shown.tags]
-    meta = " ; ".join(t for t in (shown.summary, front, " ; ".join(shown.tags)) if t)
+    meta = " ; ".join(t for t in (shown.summary, front, " ; ".join(shown.tags),
+                                  slug_words(doc.path)) if t)
     top_text = (shown.summary + "\n" + intro).strip()
 
     def record(level: str, rid: str, url: str, section: str, text: str, **fields) -> dict:
