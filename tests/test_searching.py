@@ -629,3 +629,24 @@ def test_the_index_holds_the_committed_text_of_the_head_it_records(app, content_
     new = plumb("commit-tree", tree, "-p", "HEAD", "-m", "Save", env=env)
     plumb("update-ref", "refs/heads/main", new)  # the work tree still has the old text
     assert urls(find(app, "wombat")) == ["/faq/track-order"]
+
+
+@pytest.mark.parametrize(("question", "wanted"), [
+    ("how quickly do you answer emails", "/faq/reply-times"),
+    ("how much is the fitting service", "/faq/fitting-service"),
+])
+def test_a_question_opening_asks_for_a_time_or_a_price(app, content_dir, question, wanted):
+    """"How quickly ..." wants the page that gives a time, "how much ..." the one with a
+    price, among the pages on the subject, though the opening words are not searched."""
+    front = "---\ntitle: {}\naudience: public\n---\n"
+    commit(content_dir, {
+        "faq/email-change.md": front.format("Changing the email on your account")
+        + "We answer to the email you give us. Change your email in your account settings.\n",
+        "faq/reply-times.md": front.format("Replies")
+        + "We answer every email within 24 hours.\n",
+        "faq/fitting-about.md": front.format("Our fitting service")
+        + "The fitting service puts up shelves and curtains for you.\n",
+        "faq/fitting-service.md": front.format("Booking fitting")
+        + "A fitting visit costs $40, free on orders over $500.\n",
+    })
+    assert urls(find(app, question))[0] == wanted

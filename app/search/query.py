@@ -16,6 +16,7 @@ terms per group.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
@@ -41,6 +42,16 @@ MAX_OPTIONS = 32
 FUZZY_BOOST = 0.4  # a correction weighs less than the word itself
 PREFIX_BOOST = 0.6  # a completion of the word being typed ranks below the word itself
 SYNONYM_BOOST = 0.9
+# What a question's opening asks for, though its words are dropped: "how much is postage"
+# wants a price, "how long does a refund take" a time.  Searched as one more group, weighing
+# half a word, so pages giving the price or the time rank first among those on the subject.
+INTENTS = {("how", "much"): ("cost", "price", "charge", "fee", "free"),
+           ("how", "long"): ("days", "time", "hours", "weeks", "within"),
+           ("how", "soon"): ("days", "time", "hours", "within"),
+           ("how", "quick"): ("days", "time", "hours", "within"),
+           ("how", "quickly"): ("days", "time", "hours", "within"),
+           ("how", "many"): ("days", "number", "limit")}
+INTENT_BOOST = 0.5
 KIND_ALIASES = {"policy": "policy", "policies": "policy", "faq": "faq", "faqs": "faq",
                 "question": "faq", "questions": "faq"}
 _TOKEN_RE = re.compile(r'(?P<field>tag|kind):(?P<value>"[^"]*"|\S+)|"(?P<phrase>[^"]*)"?'
@@ -285,6 +296,7 @@ def plan(lexicon: Lexicon, parsed: Parsed, synonyms: Synonyms) -> Plan:
         if options:
             groups.append(Group(options, word))
         i += 1
+    groups += _intent(parsed.words[:MAX_WORDS])
     phrases = []
     for phrase in parsed.phrases:
         found = [(pos, t) for pos, _s, _e, t in tokens(" ".join(phrase))]
@@ -304,6 +316,14 @@ def plan(lexicon: Lexicon, parsed: Parsed, synonyms: Synonyms) -> Plan:
     only_common = bool(parsed.words) and not groups and not phrases
     return Plan(groups, phrases, parsed.tags, sorted(set(parsed.kinds)), wanted, suggestion,
                 only_common)
+
+
+def _intent(typed: list[str]) -> list[Group]:
+    """The group a question's opening asks for (the first such opening only)."""
+    for pair in itertools.pairwise(typed):
+        if found := INTENTS.get(pair):
+            return [Group([((stem(w),), INTENT_BOOST) for w in found], " ".join(pair))]
+    return []
 
 
 def _completed(lexicon: Lexicon, word: str) -> list[Option]:
