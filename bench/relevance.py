@@ -13,12 +13,19 @@ figures for an SQLite FTS5 baseline computed in the same run over the same docum
 
     .venv/bin/python bench/relevance.py                 # the bundled lists and the 18F handbook
     .venv/bin/python bench/relevance.py --list CONTENT QUERIES.tsv [QUERIES.tsv ...]
+    .venv/bin/python bench/relevance.py --baseline 4386435   # and that commit's code, same lists
+
+``--baseline REV`` checks REV out into a temporary git worktree (its code and its bundled
+content, synonyms included), runs this script and these lists there in a subprocess, and
+prints both figures side by side.  The misses of the blind list are never printed: it
+stays a list nobody tuned against.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import re
 import secrets
 import shutil
@@ -47,9 +54,13 @@ DEFAULT_LISTS = [
     ("held-out", ROOT / "content", [HERE / "bundled-heldout.tsv"]),
     # Written blind too, later, and never used to tune: the honest figure for the bundled content.
     ("blind", ROOT / "content", [HERE / "bundled-blind.tsv"]),
-    ("18f", SHARED / "18f-handbook.tar.gz", [SHARED / "18f-queries.tsv", HERE / "18f-extra.tsv"]),
+    ("18f", SHARED / "18f-handbook.tar.gz", [SHARED / "18f-queries.tsv"]),
+    ("18f+ours", SHARED / "18f-handbook.tar.gz", [SHARED / "18f-queries.tsv",
+                                                  HERE / "18f-extra.tsv"]),
 ]
 K = 5
+BLIND = {"blind"}  # lists whose misses are not printed
+FIGURES_RE = re.compile(r"^(\S+)\s+(portal|fts5)\s+MRR@\d+ ([\d.]+)\s+recall@\d+ ([\d.]+)", re.M)
 PASSWORD = secrets.token_urlsafe(16)  # a throwaway account of the temporary portal
 
 
@@ -163,17 +174,49 @@ def run(label: str, source: Path, lists: list[Path], show_misses: bool = True) -
     return figures
 
 
+def at_revision(rev: str, extra: list[str]) -> dict[tuple[str, str], tuple[float, float]]:
+    """(list, engine) -> (MRR, recall) of the code at ``rev``, with today's script and lists."""
+    with tempfile.TemporaryDirectory(prefix="relevance-base-") as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree),
+                        rev], check=True)
+        try:
+            (Path(tmp) / "shared").symlink_to(ROOT.parent / "shared")
+            shutil.copy(Path(__file__), tree / "bench" / "relevance.py")
+            shutil.copytree(HERE, tree / "bench" / "relevance", dirs_exist_ok=True)
+            out = subprocess.run([sys.executable, str(tree / "bench" / "relevance.py"), "--quiet",
+                                  *extra], cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)},
+                                 capture_output=True, text=True, check=True).stdout
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+                           check=False)
+    return {(m[1], m[2]): (float(m[3]), float(m[4])) for m in FIGURES_RE.finditer(out)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--list", nargs="+", metavar=("CONTENT", "QUERIES"),
                         help="a content folder or .tar.gz, then judgement lists")
     parser.add_argument("--quiet", action="store_true", help="figures only, no misses")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run these lists against the code at this git revision")
     args = parser.parse_args()
     print(f"# bench/relevance.py, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
-    lists = ([("custom", Path(args.list[0]), [Path(p) for p in args.list[1:]])]
+    lists = ([("custom", Path(args.list[0]).resolve(), [Path(p).resolve() for p in args.list[1:]])]
              if args.list else DEFAULT_LISTS)
+    now = {}
     for label, source, files in lists:
-        run(label, source, files, show_misses=not args.quiet)
+        figures = run(label, source, files, show_misses=not args.quiet and label not in BLIND)
+        now.update({(label, engine): f[:2] for engine, f in figures.items()})
+    if args.baseline:
+        extra = ["--list", str(lists[0][1]), *map(str, lists[0][2])] if args.list else []
+        before = at_revision(args.baseline, extra)
+        print(f"\nMRR@{K} / recall@{K}, the code at {args.baseline} and now (same lists):")
+        for (label, engine), (mrr, recall) in now.items():
+            if engine == "portal" and (label, engine) in before:
+                old = before[(label, engine)]
+                print(f"  {label:8}  {old[0]:.3f} / {old[1]:.3f}  ->  {mrr:.3f} / {recall:.3f}"
+                      f"   ({mrr - old[0]:+.3f})")
 
 
 if __name__ == "__main__":
