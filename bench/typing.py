@@ -3,6 +3,7 @@
     .venv/bin/python bench/typing.py --baseline 4386435     # this tree against main, same run
     .venv/bin/python bench/typing.py --docs 10000 --baseline 4386435 --typings 60
     .venv/bin/python bench/typing.py                         # this tree only
+    .venv/bin/python bench/typing.py --docs 10000 --corpus DIR   # a corpus generated earlier
 
 It starts the portal under gunicorn (``gunicorn.conf.py``, its default workers) over the
 bundled content or, with ``--docs N``, over the generated corpus of ``bench/search.py``
@@ -43,6 +44,7 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -181,6 +183,17 @@ class Server:
         self.stop()
         raise RuntimeError(f"{self.label} did not start: see {self.data / 'server.log'}")
 
+    def warm(self, workers: int) -> None:
+        """Each worker's first page and search load what the content holds (seconds at
+        10,000 documents): ask both, concurrently and on new connections, a few rounds."""
+        def get(path: str) -> None:
+            with urllib.request.urlopen(self.url + path, timeout=120) as res:  # noqa: S310
+                res.read()
+
+        with ThreadPoolExecutor(max_workers=2 * workers) as pool:
+            for _round in range(3):
+                list(pool.map(get, ["/", "/api/search?q=refund&limit=8"] * workers))
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, 15)
@@ -211,8 +224,8 @@ def open_page(browser, server: Server):
     page.goto(server.url + "/login")
     page.fill("input[name=username]", AGENT[0])
     page.fill("input[name=password]", AGENT[1])
-    page.click("button[type=submit]")
-    page.wait_for_url(server.url + "/")
+    page.click("button[type=submit]", no_wait_after=True)
+    page.wait_for_url(server.url + "/", timeout=120_000)
     page.locator("#q").click()
     return page
 
@@ -289,6 +302,8 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="REV", help="also measure this git revision")
     parser.add_argument("--docs", type=int, default=0,
                         help="a generated corpus of this many documents (default: bundled)")
+    parser.add_argument("--corpus", type=Path, metavar="DIR",
+                        help="reuse a corpus gen_corpus.py wrote earlier (with --docs N)")
     parser.add_argument("--typings", type=int, default=40, help="queries typed per server")
     parser.add_argument("--delay", type=float, nargs=2, default=(60.0, 150.0),
                         metavar=("MIN", "MAX"), help="ms between keys, uniform (60 150)")
@@ -296,10 +311,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="gunicorn workers (default: gunicorn.conf.py's)")
     args = parser.parse_args()
+    workers = args.workers or int(os.environ.get("KB_WORKERS", 2 * (os.cpu_count() or 1) + 1))
     with tempfile.TemporaryDirectory(prefix="kb-typing-") as tmp:
         work = Path(tmp)
         content = work / "content"
-        if args.docs:
+        if args.docs and args.corpus:
+            shutil.copytree(args.corpus, content, symlinks=True)
+            corpus = f"generated corpus, {args.docs:,} documents"
+        elif args.docs:
             subprocess.run([sys.executable, str(GEN), str(content), "--n", str(args.docs),
                             "--git"], check=True, capture_output=True)
             corpus = f"generated corpus, {args.docs:,} documents"
@@ -324,6 +343,7 @@ def main() -> None:
             for s in servers:
                 s.prepare()
                 s.start()
+                s.warm(workers)
             run(servers, args.typings, args.seed, tuple(args.delay), warmup=2)
         finally:
             for s in servers:
@@ -332,7 +352,6 @@ def main() -> None:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
                                 str(baseline_tree)], capture_output=True)
     load = os.getloadavg()
-    workers = args.workers or int(os.environ.get("KB_WORKERS", 2 * (os.cpu_count() or 1) + 1))
     print(f"bench/typing.py, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
           f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}; headless Chromium, "
           f"gunicorn {workers} workers per server; {corpus}; {args.typings} typings per server, "
