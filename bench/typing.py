@@ -74,7 +74,8 @@ QUERIES = [
 
 PAGE_SCRIPT = """
 (() => {
-  const S = window.__typing = {final: null, finalAt: null, paint: null, key: null,
+  const S = window.__typing = {final: null, finalAt: null, finalSent: null, paint: null,
+                               key: null,
                                keys: [], sent: [], announcements: 0, waiting: false};
   document.addEventListener("keydown", (e) => {
     if (e.target && e.target.id === "q") { S.keys.push(e.timeStamp); }
@@ -86,6 +87,7 @@ PAGE_SCRIPT = """
     if (url.pathname.endsWith("/api/search") && S.final !== null) {
       const q = url.searchParams.get("q");
       S.sent.push(q);
+      if (q === S.final && S.finalSent === null) { S.finalSent = performance.now(); }
       // Registered before the page's own handlers: set before the answer is rendered.
       promise.then(() => { if (q === S.final && S.finalAt === null) {
         S.finalAt = performance.now(); } }, () => {});
@@ -110,8 +112,10 @@ PAGE_SCRIPT = """
 """
 
 ARM = """(q) => { const S = window.__typing; Object.assign(S, {final: q, finalAt: null,
-  paint: null, key: null, keys: [], sent: [], announcements: 0, waiting: false}); }"""
+  finalSent: null, paint: null, key: null, keys: [], sent: [], announcements: 0,
+  waiting: false}); }"""
 RESULT = """() => { const S = window.__typing; const r = {latency: S.paint - S.key,
+  wait: S.finalSent - S.key, answer: S.finalAt - S.finalSent, paint: S.paint - S.finalAt,
   requests: S.sent.length, announcements: S.announcements, final: S.final};
   S.final = null; return r; }"""
 SHOWN = """() => Array.from(document.querySelectorAll("#search-suggestions [role=option]"))
@@ -134,6 +138,8 @@ class Server:
     proc: subprocess.Popen | None = None
     port: int = 0
     latencies: list[float] = field(default_factory=list)
+    parts: dict[str, list[float]] = field(default_factory=lambda: {"wait": [], "answer": [],
+                                                                   "paint": []})
     requests: list[int] = field(default_factory=list)
     announcements: list[int] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -253,6 +259,8 @@ def type_query(page, server: Server, query: str, rng: random.Random,
         server.failures.append(f"{query!r}: list shows {shown[:3]}, answer is {expected[:3]}")
     else:
         server.latencies.append(got["latency"])
+        for part, values in server.parts.items():
+            values.append(got[part])
     server.requests.append(got["requests"])
     server.announcements.append(got["announcements"])
     page.keyboard.press("Escape")
@@ -278,6 +286,8 @@ def run(servers: list[Server], typings: int, seed: int, delay: tuple[float, floa
                     type_query(pages[s.label], s, query, rng, delay)
             for s in servers:
                 s.latencies.clear()
+                for values in s.parts.values():
+                    values.clear()
                 s.requests.clear()
                 s.announcements.clear()
                 s.failures.clear()
@@ -366,6 +376,12 @@ def main() -> None:
               f"{statistics.mean(s.requests) if s.requests else float('nan'):>9.1f} "
               f"{statistics.mean(s.announcements) if s.announcements else float('nan'):>10.2f}")
     print("  (requests and announcements: per typed query, mean)")
+    print("of which, p50 / p95 ms: last key to request sent, request to answer, answer to "
+          "the frame painting it")
+    for s in servers:
+        print(f"  {s.label.split(' ')[0]:<10} " + ",  ".join(
+            f"{part} {percentile(v, 50):.1f} / {percentile(v, 95):.1f}"
+            for part, v in s.parts.items()))
     new = servers[-1]
     if args.baseline:
         base = servers[0]
