@@ -2,7 +2,13 @@
 // page.  Progressive enhancement: without this file the box is a plain GET form.
 (function () {
   "use strict";
-  var DEBOUNCE_MS = 120;
+  // As-you-type requests (answers take a few milliseconds): the first keystroke after a
+  // pause asks at once, later ones at most every THROTTLE_MS, and never more than one request
+  // is in flight: keystrokes made while it is out are sent as one request for the latest
+  // text when it answers.  A request out for STALE_MS while newer text waits is cancelled.
+  var THROTTLE_MS = 50, STALE_MS = 1500;
+  // The live region announces the count once typing has paused, not on every answer.
+  var ANNOUNCE_MS = 700;
 
   // Server snippets are escaped text with <mark> tags; rebuild them as DOM nodes, keeping
   // only text and <mark>, so nothing else from a response can become markup.
@@ -63,7 +69,8 @@
     var list = form.querySelector("#search-suggestions");
     var status = form.querySelector("#search-status");
     var asCustomer = form.querySelector("input[name=as]");
-    var timer = null, controller = null, active = -1, items = [], lastQuery = "";
+    var timer = null, announceTimer = null, controller = null, sentAt = -Infinity;
+    var pending = false, active = -1, items = [], lastQuery = "";
 
     function close() {
       list.hidden = true;
@@ -73,8 +80,10 @@
     }
 
     function clear() {
-      if (controller) { controller.abort(); }
+      pending = false;
+      if (controller) { controller.abort(); controller = null; }
       clearTimeout(timer);
+      clearTimeout(announceTimer);
       input.value = "";
       list.replaceChildren();
       items = [];
@@ -137,34 +146,60 @@
         none.textContent = data.suggestion ? "No results. Did you mean " + data.suggestion + "?" : "No results.";
         list.appendChild(none);
       }
-      status.textContent = data.count + " result" + (data.count === 1 ? "" : "s");
+      announce(data.count + " result" + (data.count === 1 ? "" : "s"));
       list.hidden = false;
       input.setAttribute("aria-expanded", "true");
       setActive(-1);
     }
 
-    function query() {
+    function announce(text) {
+      clearTimeout(announceTimer);
+      announceTimer = setTimeout(function () { status.textContent = text; }, ANNOUNCE_MS);
+    }
+
+    function typed() {
       // Keep a trailing space: it tells the server the last word is finished (a word
       // at the very end is also completed: "refu" finds "refund").
-      var q = input.value.replace(/^\s+/, "");
+      return input.value.replace(/^\s+/, "");
+    }
+
+    // Ask now if allowed, else once the throttle or the request in flight lets it.
+    function schedule() {
+      clearTimeout(timer);
+      if (controller) {
+        pending = true;
+        var left = sentAt + STALE_MS - performance.now();
+        if (left <= 0) { controller.abort(); } else { timer = setTimeout(schedule, left); }
+        return;
+      }
+      var wait = sentAt + THROTTLE_MS - performance.now();
+      if (wait > 0) { timer = setTimeout(schedule, wait); } else { query(); }
+    }
+
+    function query() {
+      var q = typed();
+      pending = false;
       if (!q.trim()) { clear(); return; }
-      if (controller) { controller.abort(); }
-      controller = new AbortController();
+      var mine = controller = new AbortController();
+      sentAt = performance.now();
       var url = form.dataset.api + "?limit=8&q=" + encodeURIComponent(q) +
         (asCustomer ? "&as=customer" : "");
-      fetch(url, {signal: controller.signal, credentials: "same-origin",
+      fetch(url, {signal: mine.signal, credentials: "same-origin",
                   headers: {"Accept": "application/json"}})
         .then(function (res) { return res.ok ? res.json() : null; })
         .then(function (data) {
-          if (data && input.value.replace(/^\s+/, "") === q) { lastQuery = q; render(data); }
+          // Only the answer for the text in the box now is shown: never an older one.
+          if (data && mine === controller && typed() === q) { lastQuery = q; render(data); }
         })
-        .catch(function () { /* aborted by a newer keystroke, or offline */ });
+        .catch(function () { /* cancelled (stale, or the box was cleared), or offline */ })
+        .then(function () {
+          if (mine !== controller) { return; }  // cleared meanwhile: nothing to follow up
+          controller = null;
+          if (pending && typed() !== lastQuery) { schedule(); } else { pending = false; }
+        });
     }
 
-    input.addEventListener("input", function () {
-      clearTimeout(timer);
-      timer = setTimeout(query, DEBOUNCE_MS);
-    });
+    input.addEventListener("input", schedule);
     input.addEventListener("keydown", function (e) {
       if (e.key === "ArrowDown" && items.length) {
         e.preventDefault();
