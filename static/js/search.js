@@ -6,6 +6,8 @@
   // pause asks at once, later ones at most every THROTTLE_MS, and never more than one request
   // is in flight: keystrokes made while it is out are sent as one request for the latest
   // text when it answers.  A request out for STALE_MS while newer text waits is cancelled.
+  // Anonymous readers share a per-address search limit (KB_SEARCH_LIMIT), so their box asks
+  // less often: the form's data-throttle says how often (staff: every 50 ms).
   var THROTTLE_MS = 50, STALE_MS = 1500;
   // The live region announces the count once typing has paused, not on every answer.
   var ANNOUNCE_MS = 700;
@@ -71,6 +73,7 @@
     var asCustomer = form.querySelector("input[name=as]");
     var timer = null, announceTimer = null, controller = null, sentAt = -Infinity;
     var pending = false, active = -1, items = [], lastQuery = "";
+    var throttle = Number(form.dataset.throttle) || THROTTLE_MS;
 
     function close() {
       list.hidden = true;
@@ -172,7 +175,7 @@
         if (left <= 0) { controller.abort(); } else { timer = setTimeout(schedule, left); }
         return;
       }
-      var wait = sentAt + THROTTLE_MS - performance.now();
+      var wait = sentAt + throttle - performance.now();
       if (wait > 0) { timer = setTimeout(schedule, wait); } else { query(); }
     }
 

@@ -86,7 +86,8 @@ def test_the_count_is_announced_once_typing_pauses(page, live_server):
     page.on("request", lambda req: asked.append(query_of(req.url))
             if "/api/search?" in req.url else None)
     page.locator("#q").click()
-    page.keyboard.type("refund", delay=100)
+    # 250 ms a key: longer than the anonymous throttle, shorter than the announcement delay.
+    page.keyboard.type("refund", delay=250)
     expect(page.locator("#search-suggestions [role=option]").first).to_contain_text("Refund")
     count = page.evaluate("""async () => (await (await fetch(
       "/api/search?limit=8&q=refund", {headers: {"Accept": "application/json"}})).json()).count""")

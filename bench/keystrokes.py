@@ -1,9 +1,9 @@
 """Keystroke to paint in Chromium: an agent types a query, how long until its results show.
 
-    .venv/bin/python bench/typing.py --baseline 4386435     # this tree against main, same run
-    .venv/bin/python bench/typing.py --docs 10000 --baseline 4386435 --typings 60
-    .venv/bin/python bench/typing.py                         # this tree only
-    .venv/bin/python bench/typing.py --docs 10000 --corpus DIR   # a corpus generated earlier
+    .venv/bin/python bench/keystrokes.py --baseline 4386435     # this tree against main, same run
+    .venv/bin/python bench/keystrokes.py --docs 10000 --baseline 4386435 --typings 60
+    .venv/bin/python bench/keystrokes.py                         # this tree only
+    .venv/bin/python bench/keystrokes.py --docs 10000 --corpus DIR   # a corpus generated earlier
 
 It starts the portal under gunicorn (``gunicorn.conf.py``, its default workers) over the
 bundled content or, with ``--docs N``, over the generated corpus of ``bench/search.py``
@@ -27,26 +27,20 @@ ms, issue #13), with the date, CPUs and load.
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 import os
+import random
+import shutil
+import statistics
+import subprocess
 import sys
-
-# Named like the standard library's ``typing``: run as a script, this folder would come first
-# on the path and shadow it.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-
-import argparse  # noqa: E402
-import datetime as dt  # noqa: E402
-import random  # noqa: E402
-import shutil  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -362,7 +356,8 @@ def main() -> None:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
                                 str(baseline_tree)], capture_output=True)
     load = os.getloadavg()
-    print(f"bench/typing.py, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
+    print(f"bench/keystrokes.py, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
+          f"{os.cpu_count()} CPUs, "
           f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}; headless Chromium, "
           f"gunicorn {workers} workers per server; {corpus}; {args.typings} typings per server, "
           f"{args.delay[0]:g}-{args.delay[1]:g} ms between keys (seed {args.seed}), "
