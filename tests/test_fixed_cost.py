@@ -42,3 +42,30 @@ def test_routes_without_a_limit_are_not_counted_and_declared_limits_hold(tmp_pat
     assert client.post("/login", data=bad).status_code in (400, 401)
     assert client.post("/login", data=bad).status_code in (400, 401)
     assert client.post("/login", data=bad).status_code == 429
+
+
+def _count_in_child(store, out) -> None:
+    out.put(store.incr("k", 60))
+
+
+def test_rate_limit_counts_hold_across_a_fork_and_a_replaced_file(tmp_path):
+    """Connections are kept per thread: a forked worker opens its own, and a file replaced
+    under a worker (set aside, deleted) is noticed before the next count."""
+    import multiprocessing as mp
+
+    from app.accounts.ratelimit_store import SQLiteStorage
+
+    path = tmp_path / "rl.db"
+    store = SQLiteStorage(f"sqlite:///{path}")
+    assert store.incr("k", 60) == 1
+    ctx, out = mp.get_context("fork"), None
+    out = ctx.Queue()
+    child = ctx.Process(target=_count_in_child, args=(store, out))
+    child.start()
+    child.join(20)
+    assert out.get(timeout=5) == 2
+    assert store.incr("k", 60) == 3 and store.get("k") == 3
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / f"rl.db{suffix}").rename(tmp_path / f"old{suffix}")
+    assert store.incr("k", 60) == 1  # a new file, not the one set aside
+    assert SQLiteStorage(f"sqlite:///{path}").get("k") == 1
