@@ -1,14 +1,19 @@
 """The cuts of the fixed cost per request (issue 14) keep what they skip work for.
 
-Limits apply only where declared, and still apply there.
+Limits apply only where declared, and still apply there.  Anonymous pages kept per worker
+(``page_cache``) are exactly what the view would answer: a commit touching the file, a new day
+or a visitor with a cookie gets a fresh answer.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import textwrap
+
 from app import create_app
 from app.accounts.auth import add_user
 from app.db import connect
-from tests.conftest import PASSWORD
+from tests.conftest import CANARY_BLOCK, PASSWORD, git
 
 
 def _app(tmp_path, content_dir, **extra):
@@ -69,3 +74,88 @@ def test_rate_limit_counts_hold_across_a_fork_and_a_replaced_file(tmp_path):
         (tmp_path / f"rl.db{suffix}").rename(tmp_path / f"old{suffix}")
     assert store.incr("k", 60) == 1  # a new file, not the one set aside
     assert SQLiteStorage(f"sqlite:///{path}").get("k") == 1
+
+
+def _commit(content_dir, rel: str, text: str, message: str = "Change") -> None:
+    path = content_dir / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    git(content_dir, "add", "-A")
+    git(content_dir, "commit", "-q", "-m", message)
+
+
+REFUNDS_V2 = """\
+    ---
+    title: Refunds
+    audience: public
+    ---
+    We refund every order within 60 days.
+    """
+
+
+def test_a_kept_page_answers_304_until_a_commit_touches_its_file(app, client, content_dir):
+    first = client.get("/policies/refunds")
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and "public" in first.headers["Cache-Control"]
+    again = client.get("/policies/refunds", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.headers["ETag"] == etag
+    assert "nonce" not in again.headers["Content-Security-Policy"]
+    assert again.headers["X-Frame-Options"] == "DENY" and "Cookie" in again.headers["Vary"]
+    # a commit made outside the portal: the next request sees it, with new bytes
+    _commit(content_dir, "policies/refunds.md", REFUNDS_V2)
+    fresh = client.get("/policies/refunds", headers={"If-None-Match": etag})
+    assert fresh.status_code == 200 and fresh.headers["ETag"] != etag
+    assert b"within 60 days" in fresh.data and b"within 30 days" not in fresh.data
+    assert client.get("/policies/refunds").data == fresh.data
+
+
+def test_a_commit_elsewhere_keeps_the_page_exactly_as_a_cold_worker_renders_it(
+        app, client, content_dir, tmp_path):
+    before = client.get("/policies/refunds")
+    _commit(content_dir, "faq/track-order.md", """\
+        ---
+        title: How do I track my order?
+        audience: public
+        ---
+        Use the tracking link.
+        """)
+    kept = client.get("/policies/refunds", headers={"If-None-Match": before.headers["ETag"]})
+    assert kept.status_code == 304
+    cold = create_app({"TESTING": True, "SECRET_KEY": "k" * 32,
+                       "KB_DATA_DIR": str(tmp_path / "cold"),
+                       "KB_CONTENT_DIR": str(content_dir)}).test_client()
+    assert cold.get("/policies/refunds").data == client.get("/policies/refunds").data
+
+
+def test_a_new_day_renders_again(app, client, content_dir):
+    """Same HEAD, next day: the version that comes into force is served, not the kept one."""
+    for text, effective in (("by bank transfer", "2031-01-01"), ("by voucher", "2031-05-01")):
+        _commit(content_dir, "policies/upcoming.md", f"""\
+            ---
+            title: Upcoming
+            audience: public
+            effective: {effective}
+            ---
+            From {effective} we refund {text}.
+            """)
+    app.config["KB_TODAY"] = dt.date(2031, 4, 30)
+    before = client.get("/policies/upcoming")
+    assert b"by bank transfer" in before.data and b"by voucher" not in before.data
+    assert client.get("/policies/upcoming",
+                      headers={"If-None-Match": before.headers["ETag"]}).status_code == 304
+    app.config["KB_TODAY"] = dt.date(2031, 5, 1)
+    after = client.get("/policies/upcoming", headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200 and b"by voucher" in after.data
+
+
+def test_visitors_with_a_cookie_or_a_query_never_get_the_kept_page(app, client, auth):
+    anonymous = client.get("/policies/refunds")
+    assert CANARY_BLOCK.encode() not in anonymous.data
+    auth.login()
+    agent = client.get("/policies/refunds", headers={"If-None-Match": anonymous.headers["ETag"]})
+    assert agent.status_code == 200 and CANARY_BLOCK.encode() in agent.data
+    assert "no-store" in agent.headers["Cache-Control"]
+    client.post("/logout")
+    client.delete_cookie("session")
+    assert CANARY_BLOCK.encode() not in client.get("/policies/refunds").data
+    assert client.get("/policies/refunds?as=customer").status_code == 200

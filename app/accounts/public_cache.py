@@ -24,6 +24,7 @@ import time
 from flask import Flask, current_app, request
 from flask.sessions import SecureCookieSessionInterface
 
+from app.accounts import page_cache
 from app.clock import today
 
 PRIVATE = "private, no-store"
@@ -70,8 +71,9 @@ def apply(response):
         return response
     response.cache_control.public = True
     response.cache_control.max_age = int(current_app.config["KB_PUBLIC_MAX_AGE"])
-    response.add_etag()
+    response.add_etag()  # kept when the page cache set it: the SHA-1 of these same bytes
     response.last_modified = last_modified()
+    page_cache.keep(response)  # before make_conditional, which may drop the body
     return response.make_conditional(request)
 
 
@@ -85,3 +87,4 @@ class CacheAwareSessions(SecureCookieSessionInterface):
 
 def init_app(app: Flask) -> None:
     app.session_interface = CacheAwareSessions()
+    page_cache.init_app(app)
