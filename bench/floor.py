@@ -51,11 +51,30 @@ def start(app: str, env: dict[str, str], workers: int, workdir: Path) -> tuple[s
         try:
             status, _h, _b = fetch(port, "/healthz")
             if status == 200:
+                settle(proc.pid, workers)
                 return proc, port
         except OSError:
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"{app} did not start")
+
+
+def settle(master: int, workers: int, timeout: float = 60.0) -> None:
+    """Wait until every worker has booted and the server is idle.
+
+    The first worker answers ``/healthz`` while the others may still be importing and
+    building the app: that start-up is not the cost of a request, and counting it in the
+    mix's server CPU would charge whichever app starts slower.  Both apps wait alike.
+    """
+    cpu = ServerCPU(master)
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        sample = cpu._sample()
+        total = sum(sample.values())
+        if last is not None and len(sample) > workers and total - last <= 2:  # <= 20 ms of CPU
+            return
+        last = total
+        time.sleep(0.5)
 
 
 def stop(proc: subprocess.Popen) -> None:
