@@ -159,3 +159,15 @@ def test_visitors_with_a_cookie_or_a_query_never_get_the_kept_page(app, client, 
     client.delete_cookie("session")
     assert CANARY_BLOCK.encode() not in client.get("/policies/refunds").data
     assert client.get("/policies/refunds?as=customer").status_code == 200
+
+
+def test_sessions_follow_a_rotated_secret_key(app, client, auth):
+    """The session serializer is kept per set of keys: a new key ends old sessions at once,
+    unless the old key is listed as a fallback."""
+    auth.login()
+    assert CANARY_BLOCK.encode() in client.get("/policies/refunds").data
+    old = app.secret_key
+    app.secret_key = app.config["SECRET_KEY"] = "a-new-secret-key-0123456789abcdef"
+    assert CANARY_BLOCK.encode() not in client.get("/policies/refunds").data
+    app.config["SECRET_KEY_FALLBACKS"] = [old]
+    assert CANARY_BLOCK.encode() in client.get("/policies/refunds").data

@@ -23,6 +23,7 @@ import time
 
 from flask import Flask, current_app, request
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 
 from app.accounts import page_cache
 from app.clock import today
@@ -79,6 +80,24 @@ def apply(response):
 
 class CacheAwareSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, then the caching decision (which must see the cookie)."""
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple, URLSafeTimedSerializer] = {}
+
+    def get_signing_serializer(self, app) -> URLSafeTimedSerializer | None:
+        """Flask's serializer, built once per set of keys instead of twice per request.
+
+        Building one (every request opens and saves a session, even without a cookie)
+        cost more than checking the signature; a rotated ``SECRET_KEY`` or fallback list
+        is a new key, hence a new serializer."""
+        if not app.secret_key:
+            return None
+        keys = (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.secret_key)
+        serializer = self._serializers.get(keys)
+        if serializer is None:
+            serializer = super().get_signing_serializer(app)
+            self._serializers = {keys: serializer}  # only the current keys are kept
+        return serializer
 
     def save_session(self, app, session, response) -> None:
         super().save_session(app, session, response)
