@@ -23,7 +23,9 @@ import time
 
 from flask import Flask, current_app, request
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 
+from app.accounts import page_cache
 from app.clock import today
 
 PRIVATE = "private, no-store"
@@ -70,13 +72,32 @@ def apply(response):
         return response
     response.cache_control.public = True
     response.cache_control.max_age = int(current_app.config["KB_PUBLIC_MAX_AGE"])
-    response.add_etag()
+    response.add_etag()  # kept when the page cache set it: the SHA-1 of these same bytes
     response.last_modified = last_modified()
+    page_cache.keep(response)  # before make_conditional, which may drop the body
     return response.make_conditional(request)
 
 
 class CacheAwareSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, then the caching decision (which must see the cookie)."""
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple, URLSafeTimedSerializer] = {}
+
+    def get_signing_serializer(self, app) -> URLSafeTimedSerializer | None:
+        """Flask's serializer, built once per set of keys instead of twice per request.
+
+        Building one (every request opens and saves a session, even without a cookie)
+        cost more than checking the signature; a rotated ``SECRET_KEY`` or fallback list
+        is a new key, hence a new serializer."""
+        if not app.secret_key:
+            return None
+        keys = (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.secret_key)
+        serializer = self._serializers.get(keys)
+        if serializer is None:
+            serializer = super().get_signing_serializer(app)
+            self._serializers = {keys: serializer}  # only the current keys are kept
+        return serializer
 
     def save_session(self, app, session, response) -> None:
         super().save_session(app, session, response)
@@ -85,3 +106,4 @@ class CacheAwareSessions(SecureCookieSessionInterface):
 
 def init_app(app: Flask) -> None:
     app.session_interface = CacheAwareSessions()
+    page_cache.init_app(app)

@@ -7,13 +7,22 @@ same SQLite file instead; ``BEGIN IMMEDIATE`` makes each increment atomic betwee
 URI forms: ``sqlite:///absolute/path.db``; the bare ``sqlite://`` is expanded by
 ``security.init_app`` to ``KB_DATA_DIR/ratelimit.sqlite3``.  Supports the fixed-window strategy
 (Flask-Limiter's default), which is what the login limit uses.
+
+Each thread keeps its connection (an anonymous search is counted on every keystroke: opening
+and closing a connection per call, each close checkpointing the WAL, cost more than the
+search).  Before each use the file's identity (device, inode) is compared with the one the
+connection opened, so a file deleted or set aside under a worker is noticed at once, and a
+forked process never uses its parent's connection.  ``synchronous = NORMAL``: a commit is
+not flushed to the disk (a process crash loses nothing; an operating-system crash may lose
+the last counts, which are a cache of recent attempts anyway).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 import time
-from contextlib import closing
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -39,17 +48,41 @@ class SQLiteStorage(Storage):
             raise ValueError("sqlite rate-limit storage needs a path: sqlite:///path/to/file")
         self.path = path
         self._ready = False
+        self._local = threading.local()  # .conn, .ident: (pid, device, inode) it opened
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
         return sqlite3.Error
 
+    def _identity(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return os.getpid(), st.st_dev, st.st_ino
+
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection, opened again when the file is not the one it opened."""
+        conn, ident = getattr(self._local, "conn", None), self._identity()
+        if conn is not None and ident is not None and ident == self._local.ident:
+            return conn
+        self._drop()
+        conn = self._connect()
+        self._local.conn, self._local.ident = conn, self._identity()
+        return conn
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None and self._local.ident and self._local.ident[0] == os.getpid():
+            conn.close()  # a parent's connection is left alone: closing it is not ours
+
     def _connect(self) -> sqlite3.Connection:
-        # One short connection per call: logins are rare, and this stays safe with threads,
-        # forks (gunicorn preload) and a file deleted by an operator.
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None,
+                               check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA synchronous = NORMAL")
         if not self._ready:
             # Switching a new file to WAL needs the file to itself and fails at once ("database
             # is locked", no busy wait) while another worker does the same: workers signing
@@ -72,18 +105,18 @@ class SQLiteStorage(Storage):
         of throttling, while a broken file would otherwise refuse every sign-in.
         """
         try:
-            with closing(self._connect()) as conn:
-                return fn(conn)
+            return fn(self._conn())
         except sqlite3.OperationalError as exc:
+            self._drop()
             if "no such table" not in str(exc):
                 raise
         except sqlite3.DatabaseError as exc:
+            self._drop()
             if "not a database" not in str(exc) and "malformed" not in str(exc):
                 raise
             self._set_aside()
         self._ready = False
-        with closing(self._connect()) as conn:
-            return fn(conn)
+        return fn(self._conn())
 
     def _set_aside(self) -> None:
         for suffix in ("", "-wal", "-shm"):

@@ -116,6 +116,24 @@ def proxy_count(app: Flask) -> int:
     return int(raw)
 
 
+def _only_declared_limits(app: Flask) -> None:
+    """Drop Flask-Limiter's check before every request when nothing needs it.
+
+    Limits declared on a view (``@limiter.limit``, ``search_limit``) are checked by the
+    decorator's own wrapper, inside the view.  The before-request hook only adds default,
+    application, meta and blueprint limits; the portal declares none, and the hook cost
+    more than a whole ``/healthz`` answer on every page view.  If any such limit is
+    configured (``RATELIMIT_DEFAULT``, ``RATELIMIT_APPLICATION``, ...), the hook stays.
+    """
+    manager = limiter.limit_manager
+    if (manager.default_limits or manager.application_limits or limiter._meta_limits
+            or manager._blueprint_limits):
+        return
+    hooks = app.before_request_funcs.get(None, [])
+    hooks[:] = [fn for fn in hooks if getattr(fn, "__func__", None)
+                is not Limiter._check_request_limit]
+
+
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
     proxies = proxy_count(app)
@@ -128,6 +146,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(app))
     app.config.setdefault("RATELIMIT_ENABLED", app.config.get("RATELIMIT_ENABLED", True))
     limiter.init_app(app)
+    _only_declared_limits(app)
     app.after_request(_headers)
     public_cache.init_app(app)
     app.add_template_global(csp_nonce, "csp_nonce")
