@@ -50,13 +50,26 @@ def build(root: Path, docs: list[Document], head: str, dates: InForce,
             (tmp / name).mkdir(parents=True)
             index = register(tantivy.Index(SCHEMA, path=str(tmp / name)))
             writers[name] = index.writer(heap_size=BUILD_HEAP, num_threads=BUILD_THREADS)
+        # Every document record first, then every place record, each kind in the order of
+        # ``docs``: one writer thread keeps that order in the segment, so a search of one
+        # kind of record (they all name a ``level``) stops at the end of its own run of
+        # documents instead of reading the other kind's postings (the document search
+        # takes half the time).  Within each kind the order is the same as writing each
+        # document's records together, so ties between equal scores fall the same way.
+        places: dict[str, list[dict]] = {name: [] for name in AUDIENCES}
         for doc in docs:
-            public = dates.public_version(doc)
-            counts["staff"] += add(writers["staff"], records(doc, AUDIENCES["staff"]))
-            if public is not None:
-                counts["public"] += add(writers["public"], records(public, AUDIENCES["public"]))
+            versions = {"staff": doc, "public": dates.public_version(doc)}
+            for name, version in versions.items():
+                if version is None:
+                    continue
+                recs = records(version, AUDIENCES[name])
+                counts[name] += add(writers[name], [r for r in recs if r["level"] == "doc"])
+                places[name] += (r for r in recs if r["level"] != "doc")
             if progress:
                 progress(1)
+        for name, recs in places.items():
+            counts[name] += add(writers[name], recs)
+        places.clear()
         for writer in list(writers.values()):
             writer.commit()
         while writers:  # merges finish in the build's own directory, before the swap
