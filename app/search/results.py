@@ -70,7 +70,6 @@ def answer_size(answer: Answer) -> int:
                      for r in answer.results)
 
 
-@functools.lru_cache(maxsize=2048)
 def _prefixes(stems: frozenset[str]) -> tuple[str, ...]:
     """Beginnings of the words that may have one of ``stems``: a stem is a prefix of its
     words, but for a final "i" ("deliveri" from "delivery")."""
