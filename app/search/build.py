@@ -56,7 +56,9 @@ def build(root: Path, docs: list[Document], head: str, dates: InForce,
         # documents instead of reading the other kind's postings (the document search
         # takes half the time).  Within each kind the order is the same as writing each
         # document's records together, so ties between equal scores fall the same way.
-        places: dict[str, list[dict]] = {name: [] for name in AUDIENCES}
+        # The places wait as tantivy documents, not dicts: tens of thousands of live dicts
+        # made Python's garbage collector rescan them all, again and again.
+        places: dict[str, list[tantivy.Document]] = {name: [] for name in AUDIENCES}
         for doc in docs:
             versions = {"staff": doc, "public": dates.public_version(doc)}
             for name, version in versions.items():
@@ -64,11 +66,14 @@ def build(root: Path, docs: list[Document], head: str, dates: InForce,
                     continue
                 recs = records(version, AUDIENCES[name])
                 counts[name] += add(writers[name], [r for r in recs if r["level"] == "doc"])
-                places[name] += (r for r in recs if r["level"] != "doc")
+                places[name] += (tantivy.Document.from_dict(r, SCHEMA) for r in recs
+                                 if r["level"] != "doc")
             if progress:
                 progress(1)
-        for name, recs in places.items():
-            counts[name] += add(writers[name], recs)
+        for name, waiting in places.items():
+            for place in waiting:
+                writers[name].add_document(place)
+            counts[name] += len(waiting)
         places.clear()
         for writer in list(writers.values()):
             writer.commit()
