@@ -1,15 +1,27 @@
-"""Search benchmark: build time, index size, JSON API and page latency at 1,000 and 10,000 docs.
+"""Search benchmark: build time, index size, JSON API and in-process latency at 1,000 and
+10,000 documents, with the issue's goals, and the same measurements of a baseline revision.
 
-    .venv/bin/python bench/search.py            # both sizes
+    .venv/bin/python bench/search.py                      # both sizes, this tree
     .venv/bin/python bench/search.py --sizes 1000 --requests 100
+    .venv/bin/python bench/search.py --baseline main      # and main, in the same run
 
 For each size it generates a deterministic corpus with ``../shared/bench/gen_corpus.py``
-(a git repository), rebuilds the index with ``flask --app wsgi kb reindex`` (timed), starts
-gunicorn (2 workers, as in tests/live.py) and measures p50/p95 of sequential requests over
-HTTP (keep-alive) for each query class, plus a document page view.  Repeating one query
-over HTTP measures the per-worker answer cache after the first request; the same queries
-are also timed in-process with that cache off, which is what a query nobody asked since
-the last index change costs.  Output in bench/out/.
+(a git repository), then, for this tree and for ``--baseline REV`` (checked out into a
+temporary ``git worktree``), runs a child process with ``PYTHONPATH`` pointing at that tree
+which:
+
+- rebuilds the index with ``flask --app wsgi kb reindex`` (timed);
+- starts gunicorn (2 workers, as in tests/live.py) and measures p50/p95 of sequential
+  keep-alive requests per query class (the per-worker answer cache serves all but the
+  first), then "as you type": queries typed letter by letter, every request a prefix
+  asked for the first time (so never a cached answer), and a document page view;
+- commits a new page to the content repository and times how long until every worker
+  finds it (a save searchable everywhere);
+- times each query class in-process with the answer cache off (``uncached``).
+
+Both trees get the same corpus (each its own copy and data directory), one after the
+other, so the ratios compare code measured under the same machine conditions.  Results
+go to bench/out/search.json.
 """
 
 from __future__ import annotations
@@ -23,15 +35,16 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.live import LiveServer  # noqa: E402
+# The child measures the tree it was started for (``--code``): imports come from there.
+CODE = Path(os.environ.get("BENCH_CODE", ROOT))
+sys.path.insert(0, str(CODE))
 
 GEN = ROOT.parent / "shared" / "bench" / "gen_corpus.py"
 OUT = ROOT / "bench" / "out"
@@ -45,6 +58,15 @@ QUERIES = {
     "no hit (internal-only word)": "zanzibarian",
     "question (six words)": "can I get my money back after delivery",
 }
+GOAL_CLASSES = [k for k in QUERIES if not k.startswith("no hit")]
+GOAL_P50, GOAL_P95, GOAL_TYPING_P95, GOAL_BUILD, GOAL_FRESH = 5.0, 15.0, 20.0, 10.0, 1.0
+# Typed letter by letter over HTTP: every prefix is a new query for both workers.
+TYPED = ["refund delivery address", "customer account ownership", "warranty claim deadline",
+         "goodwill credit manager", "proof of purchase", "logistics partner notify",
+         "identity verification", "billing history record", "business support",
+         "regulated market consent", "order number promise", "escalate the refund amount",
+         "original payment method", "warehouse review"]
+FRESH_WORD = "quokkafreshness"
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -73,6 +95,41 @@ def measure(conn, path: str, n: int) -> tuple[float, float, bytes]:
     return statistics.median(times), percentile(times, 95), body
 
 
+def typing(port: int) -> tuple[float, float, int]:
+    """p50/p95 of as-you-type requests, each prefix asked once, on new connections (the
+    workers share them out as a browser's requests would be)."""
+    prefixes = [t[:i] for t in TYPED for i in range(1, len(t) + 1) if t[i - 1] != " "]
+    times = []
+    for path in (f"/api/search?q={quote(p)}&limit=8" for p in prefixes):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        times.append(timed_get(conn, path)[0])
+        conn.close()
+    return statistics.median(times), percentile(times, 95), len(times)
+
+
+def freshness(port: int, content: Path) -> float:
+    """Seconds from an outside commit of a new public page until 8 requests in a row, each
+    on a new connection, find it."""
+    page = content / "faq" / "bench-freshness.md"
+    page.write_text(f"---\ntitle: Bench freshness\nsummary: A {FRESH_WORD} page.\n"
+                    "audience: public\nowner: bench@example.com\ntags: [faq]\n"
+                    "effective: 2026-01-01\nreview_by: 2027-12-01\n---\n"
+                    f"The {FRESH_WORD} page.\n")
+    git = ["git", "-C", str(content), "-c", "user.name=bench", "-c", "user.email=b@example.com"]
+    subprocess.run([*git, "add", "-A"], check=True, capture_output=True)
+    start = time.perf_counter()
+    subprocess.run([*git, "commit", "-qm", "bench freshness"], check=True, capture_output=True)
+    found = 0
+    while found < 8 and time.perf_counter() - start < 30:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        _t, body = timed_get(conn, f"/api/search?q={FRESH_WORD}")
+        conn.close()
+        found = found + 1 if json.loads(body)["count"] else 0
+        if not found:
+            time.sleep(0.02)
+    return time.perf_counter() - start
+
+
 def in_force_public(path: Path) -> bool:
     """A public page customers can open today (not one whose effective date is ahead)."""
     text = path.read_text()
@@ -84,12 +141,11 @@ def dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def uncached(env: dict, requests: int) -> dict[str, tuple[float, float]]:
-    """p50/p95 of ``SearchService.search`` per query with the answer cache off (in-process,
-    Flask app as a worker runs it, no HTTP).  The caches of record fields, snippets and
-    the lexicon's prefixes are emptied before each query too: the worst case,
-    where an index write rewrote every record the query finds."""
-    os.environ.update(env)
+def uncached(requests: int) -> dict[str, tuple[float, float, float, float]]:
+    """p50/p95 (wall, then CPU) of ``SearchService.search`` per query with the answer cache
+    off (in-process, Flask app as a worker runs it, no HTTP).  The caches of snippets and
+    of the lexicon's prefixes are emptied before each query too: the worst case, where an
+    index write rewrote every record the query finds."""
     from app import create_app
     from app.caching.lru import SizedLRU
     from app.content.audience import PUBLIC
@@ -97,6 +153,8 @@ def uncached(env: dict, requests: int) -> dict[str, tuple[float, float]]:
     from app.search import results as search_results
     from app.search.service import service
 
+    emptied = [c for c in (getattr(search_results, "_SNIPPETS", None),
+                           getattr(search_query, "_PREFIXES", None)) if c is not None]
     app = create_app()
     out = {}
     with app.test_request_context():
@@ -107,8 +165,8 @@ def uncached(env: dict, requests: int) -> dict[str, tuple[float, float]]:
                 svc.search(q, PUBLIC)
             times, cpu = [], []
             for _ in range(requests):
-                search_results._SNIPPETS.clear()
-                search_query._PREFIXES.clear()
+                for cache in emptied:
+                    cache.clear()
                 start, start_cpu = time.perf_counter(), time.process_time()
                 svc.search(q, PUBLIC)
                 times.append((time.perf_counter() - start) * 1000)
@@ -120,18 +178,16 @@ def uncached(env: dict, requests: int) -> dict[str, tuple[float, float]]:
     return out
 
 
-def run(size: int, requests: int) -> dict:
-    base = OUT / f"n{size}"
-    shutil.rmtree(base, ignore_errors=True)
-    content, data = base / "content", base / "data"
-    data.mkdir(parents=True)
-    subprocess.run([sys.executable, str(GEN), str(content), "--n", str(size), "--git"],
-                   check=True, capture_output=True)
+def child(size: int, content: Path, data: Path, requests: int) -> dict:
+    """Every measurement of one tree (``CODE``) over one corpus: run in its own process."""
+    from tests.live import LiveServer
+
     env = {**os.environ, "KB_DATA_DIR": str(data), "KB_CONTENT_DIR": str(content),
            "SECRET_KEY": "bench-secret-key-0123456789abcdef"}
+    os.environ.update(env)
     flask = str(Path(sys.executable).with_name("flask"))
     start = time.perf_counter()
-    subprocess.run([flask, "--app", "wsgi", "kb", "reindex"], cwd=ROOT, env=env, check=True,
+    subprocess.run([flask, "--app", "wsgi", "kb", "reindex"], cwd=CODE, env=env, check=True,
                    capture_output=True)
     build = time.perf_counter() - start
     report = {"documents": size, "build_seconds": round(build, 2),
@@ -148,36 +204,119 @@ def run(size: int, requests: int) -> dict:
         p50, p95, _ = measure(conn, page, requests)
         report["page_view"] = {"path": page, "p50_ms": round(p50, 1), "p95_ms": round(p95, 1)}
         conn.close()
-    for label, (p50, p95, c50, c95) in uncached(env, max(20, requests // 4)).items():
-        report["queries"][label].update(uncached_p50_ms=round(p50, 1),
-                                        uncached_p95_ms=round(p95, 1),
-                                        cpu_p50_ms=round(c50, 1), cpu_p95_ms=round(c95, 1))
+        p50, p95, n = typing(server.port)
+        report["typing"] = {"p50_ms": round(p50, 1), "p95_ms": round(p95, 1), "requests": n}
+        report["fresh_seconds"] = round(freshness(server.port, content), 2)
+    for label, (p50, p95, c50, c95) in uncached(max(20, requests // 4)).items():
+        report["queries"][label].update(uncached_p50_ms=round(p50, 2),
+                                        uncached_p95_ms=round(p95, 2),
+                                        cpu_p50_ms=round(c50, 2), cpu_p95_ms=round(c95, 2))
     return report
+
+
+def measure_tree(tree: Path, size: int, corpus: Path, base: Path, requests: int) -> dict:
+    """Run ``child`` for ``tree`` in a subprocess (its own imports, its own copy)."""
+    shutil.rmtree(base, ignore_errors=True)
+    content, data = base / "content", base / "data"
+    shutil.copytree(corpus, content, symlinks=True)
+    data.mkdir(parents=True)
+    env = {**os.environ, "BENCH_CODE": str(tree), "PYTHONPATH": str(tree)}
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(size),
+                          str(content), str(data), "--requests", str(requests)],
+                         cwd=tree, env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def ok(value: float, goal: float) -> str:
+    return "met" if value <= goal else "NOT met"
+
+
+def ratio(now: float, then: float | None) -> str:
+    return f"{then / now:5.1f}x" if then and now else "   - "
+
+
+def show(rep: dict, old: dict | None) -> None:
+    o = old or {}
+    print(f"\n{rep['documents']:,} documents: build {rep['build_seconds']} s "
+          f"({ok(rep['build_seconds'], GOAL_BUILD)}, goal {GOAL_BUILD:g} s)"
+          + (f"; baseline {o['build_seconds']} s, {ratio(rep['build_seconds'], o['build_seconds'])}"
+             " faster" if old else "")
+          + f"; index {rep['index_mb']} MB" + (f" (baseline {o['index_mb']} MB)" if old else ""))
+    print(f"  {'query':30} {'HTTP p50/p95':>13} {'hits':>6}  {'uncached p50 / p95 ms':>22}"
+          f"  {'CPU p50 / p95':>14}  {'baseline p50 / p95':>19} {'ratio p50/p95':>14}  goal")
+    for label, row in rep["queries"].items():
+        b = o.get("queries", {}).get(label, {})
+        un = f"{row['uncached_p50_ms']:.2f} / {row['uncached_p95_ms']:.2f}"
+        base = f"{b['uncached_p50_ms']:.2f} / {b['uncached_p95_ms']:.2f}" if b else "-"
+        goal = ("" if label not in GOAL_CLASSES else
+                "met" if row["uncached_p50_ms"] <= GOAL_P50 and row["uncached_p95_ms"] <= GOAL_P95
+                else "NOT met")
+        print(f"  {label:30} {row['p50_ms']:>5} / {row['p95_ms']:<5} {row['count']:>6}  {un:>22}"
+              f"  {row['cpu_p50_ms']:>5.2f} / {row['cpu_p95_ms']:<6.2f}  {base:>19} "
+              f"{ratio(row['uncached_p50_ms'], b.get('uncached_p50_ms'))} "
+              f"{ratio(row['uncached_p95_ms'], b.get('uncached_p95_ms'))}  {goal}")
+    pv, ty = rep["page_view"], rep["typing"]
+    print(f"  {'page view ' + pv['path'][:20]:30} {pv['p50_ms']:>5} / {pv['p95_ms']:<5}")
+    bt = o.get("typing")
+    print(f"  HTTP as you type ({ty['requests']} prefixes, each new): p50 {ty['p50_ms']} ms, "
+          f"p95 {ty['p95_ms']} ms ({ok(ty['p95_ms'], GOAL_TYPING_P95)}, goal p95 "
+          f"{GOAL_TYPING_P95:g} ms)" + (f"; baseline {bt['p50_ms']} / {bt['p95_ms']} ms, "
+                                       f"ratio p95 {ratio(ty['p95_ms'], bt['p95_ms'])}"
+                                       if bt else ""))
+    print(f"  a commit searchable from every worker after {rep['fresh_seconds']} s "
+          f"({ok(rep['fresh_seconds'], GOAL_FRESH)}, goal {GOAL_FRESH:g} s)"
+          + (f"; baseline {o['fresh_seconds']} s" if old else ""))
+    print("  (uncached = in-process, answer cache off, wall time; ratio = baseline / now)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--baseline", metavar="REV", help="also measure this git revision")
+    parser.add_argument("--child", nargs=3, metavar=("SIZE", "CONTENT", "DATA"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        size, content, data = args.child
+        print(json.dumps(child(int(size), Path(content), Path(data), args.requests)))
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
     print(f"# bench/search.py, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, "
           f"{os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
           f"(a shared machine: other work runs beside the benchmark)")
-    reports = [run(n, args.requests) for n in args.sizes]
-    for rep in reports:
-        print(f"\n{rep['documents']:,} documents: build {rep['build_seconds']} s, "
-              f"index {rep['index_mb']} MB")
-        print(f"  {'query':32} {'p50 ms':>8} {'p95 ms':>8} {'hits':>6}   uncached p50 / p95"
-              "   (CPU p50 / p95)")
-        for label, row in rep["queries"].items():
-            print(f"  {label:32} {row['p50_ms']:>8} {row['p95_ms']:>8} {row['count']:>6}   "
-                  f"{row['uncached_p50_ms']} / {row['uncached_p95_ms']}   "
-                  f"({row['cpu_p50_ms']} / {row['cpu_p95_ms']})")
-        pv = rep["page_view"]
-        print(f"  {'page view ' + pv['path'][:20]:32} {pv['p50_ms']:>8} {pv['p95_ms']:>8}")
-    (OUT / "search.json").write_text(json.dumps(reports, indent=2))
+    tmp = Path(tempfile.mkdtemp(prefix="bench-search-"))
+    baseline = None
+    try:
+        if args.baseline:
+            rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short",
+                                  args.baseline], check=True, capture_output=True,
+                                 text=True).stdout.strip()
+            baseline = tmp / f"baseline-{rev}"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach",
+                            str(baseline), rev], check=True, capture_output=True)
+            print(f"# baseline: {args.baseline} ({rev}), in a temporary worktree")
+        now = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True).stdout.strip()
+        print(f"# now: {now} (working tree of {ROOT})")
+        reports = []
+        for size in args.sizes:
+            corpus = OUT / f"n{size}" / "corpus"
+            shutil.rmtree(corpus, ignore_errors=True)
+            subprocess.run([sys.executable, str(GEN), str(corpus), "--n", str(size), "--git"],
+                           check=True, capture_output=True)
+            rep = measure_tree(ROOT, size, corpus, OUT / f"n{size}" / "now", args.requests)
+            old = (measure_tree(baseline, size, corpus, OUT / f"n{size}" / "baseline",
+                                args.requests) if baseline else None)
+            show(rep, old)
+            reports.append({"now": rep, "baseline": old})
+        (OUT / "search.json").write_text(json.dumps(reports, indent=2))
+    finally:
+        if baseline is not None:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                            str(baseline)], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -131,34 +131,52 @@ class Ranked:
         return [json.loads(p.decode()) for p in self.matched]
 
 
+def _stored(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> tuple[str, bytes]:
+    stored = searcher.doc(address)
+    return stored.get_first("path"), stored.get_first("data")
+
+
 def rank(searcher: tantivy.Searcher, plan: Plan, limit: int) -> tuple[list[Ranked], int, bool]:
     """The best ``limit`` documents, how many matched, and whether no document held every
     group (the answer matches only some of the words).
 
     Documents are ranked first by their own record; the places of the best ``depth``
-    of them are then searched (only theirs: a cheap query) and add their best score."""
+    of them are then searched (only theirs: a cheap query) and add their best score.
+    Documents and places are told apart by their ``docno`` column; stored records are
+    decoded only for the documents shown (and for documents tied in score with them,
+    whose paths break the tie)."""
     docs = searcher.search(compose(plan, "doc"), depth(limit), count=True)
-    ranked: dict[str, Ranked] = {}
-    for score, address in docs.hits:
-        stored = searcher.doc(address)
-        path = stored.get_first("path")
-        ranked[path] = Ranked(path, score, stored.get_first("data"))
-    if ranked and (plan.groups or plan.phrases):
-        mine = tantivy.Query.term_set_query(SCHEMA, "path", list(ranked))
+    numbers = searcher.fast_field_values("docno", [address for _s, address in docs.hits])
+    score = {n: s for n, (s, _a) in zip(numbers, docs.hits, strict=True)}
+    address = {n: a for n, (_s, a) in zip(numbers, docs.hits, strict=True)}
+    matched: dict[int, list[tantivy.DocAddress]] = {}
+    if score and (plan.groups or plan.phrases):
+        mine = tantivy.Query.term_set_query(SCHEMA, "docno", list(score))
         query = tantivy.Query.boolean_query([(tantivy.Occur.Must, mine),
                                              (tantivy.Occur.Must, compose(plan, "place"))])
-        best: dict[str, float] = {}
-        for score, address in searcher.search(query, PLACES * len(ranked), count=False).hits:
-            stored = searcher.doc(address)
-            path = stored.get_first("path")
-            best.setdefault(path, score)
-            if len(ranked[path].matched) < PLACES:
-                ranked[path].matched.append(stored.get_first("data"))
-        for path, score in best.items():
-            ranked[path].score += PLACE_WEIGHT * score
-    order = sorted(ranked.values(), key=lambda r: (-r.score, r.path))[:limit]
+        places = searcher.search(query, PLACES * len(score), count=False).hits
+        best: dict[int, float] = {}
+        owners = searcher.fast_field_values("docno", [a for _s, a in places])
+        for (place_score, place), number in zip(places, owners, strict=True):
+            best.setdefault(number, place_score)
+            if len(found := matched.setdefault(number, [])) < PLACES:
+                found.append(place)
+        for number, place_score in best.items():
+            score[number] += PLACE_WEIGHT * place_score
+    # The order is (-score, path): the documents scoring at least the ``limit``-th best
+    # are all read (their paths settle ties), the others never are.
+    scores = sorted(score.values(), reverse=True)
+    floor = scores[min(limit, len(scores)) - 1] if scores else 0.0
+    shown = []
+    for number in (n for n in score if score[n] >= floor):
+        path, data = _stored(searcher, address[number])
+        shown.append(Ranked(path, score[number], data))
+        shown[-1].matched = [_stored(searcher, a)[1] for a in matched.get(number, [])]
+    order = sorted(shown, key=lambda r: (-r.score, r.path))[:limit]
     partial = False
     if len(plan.groups) > 1 and docs.count:
-        every = searcher.search(compose(plan, "doc", every_group=True), 1, count=False)
+        # Only whether any document matches: ordered by a column, nothing is scored.
+        every = searcher.search(compose(plan, "doc", every_group=True), 1, count=False,
+                                order_by_field="docno")
         partial = not every.hits
     return order, docs.count, partial

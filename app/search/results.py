@@ -70,23 +70,65 @@ def answer_size(answer: Answer) -> int:
                      for r in answer.results)
 
 
+def _prefixes(stems: frozenset[str]) -> tuple[str, ...]:
+    """Beginnings of the words that may have one of ``stems``: a stem is a prefix of its
+    words, but for a final "i" ("deliveri" from "delivery")."""
+    return tuple(sorted({t[:-1] if t.endswith("i") and len(t) > 2 else t for t in stems},
+                        key=len, reverse=True))
+
+
 @functools.lru_cache(maxsize=2048)
 def _candidates(stems: frozenset[str]) -> re.Pattern | None:
-    """Words that may have one of ``stems``: a stem is a prefix of its words, but for a
-    final "i" ("deliveri" from "delivery")."""
-    prefixes = sorted({t[:-1] if t.endswith("i") and len(t) > 2 else t for t in stems},
-                      key=len, reverse=True)
+    """The words of ``_prefixes`` as one pattern (the slow path of ``_spans``)."""
+    prefixes = _prefixes(stems)
     if not prefixes:
         return None
     return re.compile(r"\b(?:" + "|".join(map(re.escape, prefixes)) + r")\w*", re.I)
 
 
+_WORD_REST = re.compile(r"\w*")
+_WORDLIKE = re.compile(r"\w+")
+
+
+def _squeeze(text: str) -> str:
+    r"""``re.sub(r"\s+", " ", text)``, several times faster: ``str.split`` splits on the
+    same whitespace, and a run at either end becomes one space as with the pattern."""
+    if not text:
+        return text
+    inner = " ".join(text.split())
+    head = " " if text[0].isspace() else ""
+    tail = " " if text[-1].isspace() and inner else ""
+    return head + inner + tail
+
+
+def _starts(text: str, prefixes: tuple[str, ...]) -> list[tuple[int, int]] | None:
+    """``_candidates(stems).finditer(text)`` as spans, by ``str.find`` on the lower-cased
+    text (three times faster than the case-insensitive pattern, which tries every
+    position); None when that would not find the same words (a prefix that is not all
+    word characters, or a text whose lower case is not the same length)."""
+    low = text.lower()
+    if len(low) != len(text) or not all(_WORDLIKE.fullmatch(p) for p in prefixes):
+        return None
+    starts = set()
+    for prefix in prefixes:
+        at = low.find(prefix)
+        while at >= 0:
+            if at == 0 or not (text[at - 1].isalnum() or text[at - 1] == "_"):  # \b
+                starts.add(at)
+            at = low.find(prefix, at + 1)
+    # Each match runs to the end of its word, so one start per word, never overlapping.
+    return [(at, _WORD_REST.match(text, at).end()) for at in sorted(starts)]
+
+
 def _spans(text: str, stems: frozenset[str]) -> list[tuple[int, int]]:
     """Where ``text`` holds a word whose index term is one of ``stems``."""
-    pattern = _candidates(stems)
-    if pattern is None:
+    prefixes = _prefixes(stems)
+    if not prefixes:
         return []
-    return [m.span() for m in pattern.finditer(text) if stem(m.group().lower()) in stems]
+    found = _starts(text, prefixes)
+    if found is None:
+        found = [m.span() for m in _candidates(stems).finditer(text)]
+    return [(s, e) for s, e in found if stem(text[s:e].lower()) in stems]
 
 
 def snippet(text: str, stems: frozenset[str],
@@ -98,7 +140,7 @@ def snippet(text: str, stems: frozenset[str],
     spans = _spans(text, stems)
     if not spans:
         cut = text[:width]
-        return escape(re.sub(r"\s+", " ", cut) + ("…" if len(text) > width else "")), set()
+        return escape(_squeeze(cut) + ("…" if len(text) > width else "")), set()
     best, right, most = 0, 0, 0
     for left in range(len(spans)):  # the window of ``width`` characters with most matches
         right = max(right, left)
@@ -117,14 +159,14 @@ def snippet(text: str, stems: frozenset[str],
     for s, e in spans:
         if s < start or e > end:
             continue
-        parts.append(str(escape(text[pos:s])))
-        parts.append(f"<mark>{escape(text[s:e])}</mark>")
-        seen.add(text[s:e].lower())
+        word = text[s:e]
+        parts += (escape(text[pos:s]), "<mark>", escape(word), "</mark>")
+        seen.add(word.lower())
         pos = e
-    parts.append(str(escape(text[pos:end])))
+    parts.append(escape(text[pos:end]))
     parts.append("…" if end < len(text) else "")
     # Every piece of text was escaped above; only our own <mark> tags are markup.
-    return Markup(re.sub(r"\s+", " ", "".join(parts))), seen  # noqa: S704
+    return Markup(_squeeze("".join(parts))), seen  # noqa: S704
 
 
 def _snippet(text: str, stems: frozenset[str]) -> tuple[Markup, frozenset[str]]:
