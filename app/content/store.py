@@ -199,6 +199,18 @@ class ContentStore:
         files = gittree.files(self.repo, head)
         return self._scan(_Tree(head, files, _layout(files)), forget=False)
 
+    def documents_at(self, head: str, paths: Iterable[str]) -> dict[str, Document]:
+        """Path -> document at commit ``head`` for those of ``paths`` that are documents
+        there: what a few commits changed, without parsing the rest of the tree (a worker
+        that has not read the whole catalogue yet still updates the index in milliseconds)."""
+        tree = self._current()
+        if head != tree.head:
+            files = gittree.files(self.repo, head)
+            tree = _Tree(head, files, _layout(files))
+        wanted = [(*located, rel) for rel in paths
+                  if (located := _located(tree.folders, rel)) is not None]
+        return self._documents(tree.files, wanted)
+
     def _scan(self, tree: _Tree, *, forget: bool = True) -> list[Document]:
         wanted = [(*located, rel) for rel in tree.files
                   if (located := _located(tree.folders, rel)) is not None]

@@ -70,7 +70,8 @@ class SearchService:
 
     # -- keeping the index current ---------------------------------------------------------
     def documents(self, head: str) -> list[Document]:
-        """The documents the index holds for ``head``: the one place they are taken from."""
+        """The documents a full build of ``head`` indexes (a catch-up reads only the files
+        that changed: ``ContentStore.documents_at``)."""
         return self.store.snapshot(head)  # exactly ``head``'s committed text, whatever HEAD is now
 
     def ensure(self, *, announce=log.warning, timeout: float = si.LOCK_TIMEOUT) -> bool:
@@ -151,7 +152,7 @@ class SearchService:
                 return
             paths = self._changed(state.head if state else "", head)
             if paths is not None and state is not None:
-                at_head = {d.path: d for d in self.documents(head)}
+                at_head = self.store.documents_at(head, paths)  # only the changed files
                 changed = {p: at_head.get(p) for p in paths}
                 found = [d for d in changed.values() if d is not None]
                 try:
