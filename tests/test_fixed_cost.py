@@ -171,3 +171,27 @@ def test_sessions_follow_a_rotated_secret_key(app, client, auth):
     assert CANARY_BLOCK.encode() not in client.get("/policies/refunds").data
     app.config["SECRET_KEY_FALLBACKS"] = [old]
     assert CANARY_BLOCK.encode() in client.get("/policies/refunds").data
+
+
+def test_a_get_request_serves_one_commit_and_a_post_sees_a_new_one(app, content_dir):
+    """HEAD is read once per GET (a page is one commit's view, whatever lands meanwhile);
+    a request that may write reads it afresh, and so does work outside a request."""
+    from app.content.store import repo
+
+    def new_commit() -> None:
+        (content_dir / "faq" / "one-commit.md").write_text(
+            f"---\ntitle: One commit {dt.datetime.now().timestamp()}\n---\nText.\n")
+        git(content_dir, "add", "-A")
+        git(content_dir, "commit", "-q", "-m", "Meanwhile")
+
+    with app.test_request_context("/policies/refunds", method="GET"):
+        first = repo().head()
+        new_commit()
+        assert repo().head() == first
+    with app.test_request_context("/edit/faq/one-commit", method="POST"):
+        second = repo().head()
+        assert second != first
+        new_commit()
+        assert repo().head() != second
+    with app.app_context():
+        assert repo().head() == git(content_dir, "rev-parse", "HEAD").strip()

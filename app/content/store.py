@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, g, has_request_context, request
 
 from app.caching import sharedfiles
 
@@ -271,8 +271,17 @@ def init_app(app) -> None:
     repo = GitRepo(app.config["KB_CONTENT_DIR"])
     repo.moves.shared = Path(app.config["KB_DATA_DIR"]) / "moves"  # saves tell other workers
     repo.moves.key = sharedfiles.signing_key(app.config["SECRET_KEY"], "head moves")
+    repo.head_memo = _request_memo
     app.extensions["kb_repo"] = repo
     app.extensions["kb_store"] = ContentStore(repo.root, repo=repo, moves=repo.moves.between)
+
+
+def _request_memo() -> dict | None:
+    """A GET request reads HEAD once (an agent's page asked for it seven times), again only
+    after it ran git; a request that may write (POST) reads it afresh each time."""
+    if has_request_context() and request.method in ("GET", "HEAD"):
+        return vars(g)
+    return None
 
 
 def document_at(section: str, slug: str) -> Document | None:

@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,9 @@ class GitCommands:
         self.root = Path(root)
         self._dirs: tuple[str, ...] | None = None
         self._format: str | None = None  # object format, asked of git once
+        # Where a reader keeps the HEAD it read (a dict), or None: set by the web layer so
+        # one GET request reads HEAD once and serves one commit's view throughout.
+        self.head_memo: Callable[[], dict | None] | None = None
 
     def git(self, *args: str, input: bytes | None = None, check: bool = True,
             env: dict | None = None) -> bytes:
@@ -61,6 +65,7 @@ class GitCommands:
             ["git", "-C", str(self.root), "-c", "core.quotepath=off", *args],
             input=input, capture_output=True, env=full_env, timeout=60,
         )
+        self.forget_head()
         if check and proc.returncode != 0:
             raise GitError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}")
         return proc.stdout
@@ -76,8 +81,25 @@ class GitCommands:
         return dot_git
 
     def head(self) -> str:
-        """The commit HEAD points to, read from files (no process: this runs per request,
-        often several times, so plain ``open`` and no pathlib)."""
+        """The commit HEAD points to (as first read in this request, when ``head_memo``
+        keeps one)."""
+        memo = self.head_memo() if self.head_memo is not None else None
+        if memo is not None and (kept := memo.get("kb_head")) is not None:
+            return kept
+        found = self._read_head()
+        if memo is not None and found:
+            memo["kb_head"] = found
+        return found
+
+    def forget_head(self) -> None:
+        """After a write (or any git process, which may have moved HEAD): read it again."""
+        memo = self.head_memo() if self.head_memo is not None else None
+        if memo is not None:
+            memo.pop("kb_head", None)
+
+    def _read_head(self) -> str:
+        """HEAD read from files (no process: this runs per request, so plain ``open`` and no
+        pathlib)."""
         try:
             dirs = self._dirs or self._find_dirs()
             with open(os.path.join(dirs[0], "HEAD"), "rb") as handle:
@@ -111,8 +133,10 @@ class GitCommands:
 
     def run(self, args: list[str], *, input: bytes | None = None) -> subprocess.CompletedProcess:
         """git with the same environment, returning the process (the caller reads its status)."""
-        return subprocess.run(["git", "-C", str(self.root), *args], input=input,
+        proc = subprocess.run(["git", "-C", str(self.root), *args], input=input,
                               capture_output=True, env={**os.environ, **_ENV}, timeout=60)
+        self.forget_head()
+        return proc
 
     def is_ancestor(self, old: str, new: str) -> bool:
         if not (is_valid_rev(old) and is_valid_rev(new)):

@@ -226,7 +226,9 @@ class GitRepo(GitCommands):
         ref = ref or self.branch_ref()
         native = self.writer.handle()
         if native is not None:
-            if not gitwrite.move_branch(native, ref, new, old, "portal save"):
+            moved = gitwrite.move_branch(native, ref, new, old, "portal save")
+            self.forget_head()
+            if not moved:
                 raise RefMoved(f"{ref} is no longer at {old}")
             return
         null = "0" * (64 if self._object_format() == "sha256" else 40)
