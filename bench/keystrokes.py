@@ -45,6 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.relevance import repository  # noqa: E402
 from tests.live import free_port  # noqa: E402
 
 GEN = ROOT.parent / "shared" / "bench" / "gen_corpus.py"
@@ -327,12 +328,7 @@ def main() -> None:
                             "--git"], check=True, capture_output=True)
             corpus = f"generated corpus, {args.docs:,} documents"
         else:
-            shutil.copytree(ROOT / "content", content)
-            env_git = {**os.environ, "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "b@localhost",
-                       "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "b@localhost"}
-            for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "Bench"]):
-                subprocess.run(["git", "-C", str(content), *cmd], check=True, env=env_git,
-                               capture_output=True)
+            repository(ROOT / "content", work)  # work / "content", as a git repository
             docs = len(list(content.glob("*/*.md")))
             corpus = f"bundled content, {docs} documents"
         servers = []
