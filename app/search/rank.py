@@ -30,7 +30,8 @@ COVER = 8.0
 DOC_COVER = 0.25  # coverage counts less in the whole document: a long page covers more words
 NEAR, NEAR_SLOP, NEAR_PAIRS = 0.5, 3, 4
 PLACE_WEIGHT = 0.6
-PLACES = 4  # places fetched per document: the best, and sections listed under it
+PLACES = 4  # places kept per document: the best, and sections listed under it
+MAX_RECORDS = 5000  # records read from one search of the best documents' records
 
 
 def depth(limit: int) -> int:
@@ -98,15 +99,14 @@ def _filters(plan: Plan, level: str) -> list[tantivy.Query]:
 
 
 def compose(plan: Plan, level: str, *, every_group: bool = False) -> tantivy.Query:
-    """The query for one level of record ("doc" or "place")."""
+    """The query for one level of record ("doc" or "place"), but for the nearness bonus:
+    ``_nearness`` adds it to the records of the best documents only."""
     parts = [(tantivy.Occur.Must, q) for q in _filters(plan, level)]
     cover = COVER * (DOC_COVER if level == "doc" else 1.0)
     for group in plan.groups:
         best, covered = _group(group, cover)
         occur = tantivy.Occur.Must if every_group else tantivy.Occur.Should
         parts += [(occur, best), (tantivy.Occur.Should, covered)]
-    if not every_group:
-        parts += [(tantivy.Occur.Should, q) for q in _near(plan)]
     # Some group must match (every optional clause implies one does): filters and phrases
     # alone only narrow.
     return tantivy.Query.boolean_query(
@@ -136,28 +136,66 @@ def _stored(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> tuple[st
     return stored.get_first("path"), stored.get_first("data")
 
 
+def _among(numbers: list[int], score: float) -> tantivy.Query:
+    """The records (document and places) of these documents, each scoring ``score``.
+
+    Term queries, not ``term_set_query``: a set of terms matches as a bit set the size of
+    the index, so it never leads an intersection, and the other clause is read whole."""
+    return tantivy.Query.const_score_query(_any([tantivy.Query.term_query(SCHEMA, "docno", n)
+                                                 for n in numbers]), score)
+
+
+def _nearness(searcher: tantivy.Searcher, plan: Plan, numbers: list[int]) -> dict[Key, float]:
+    """The nearness bonus (``_near``) of every record of these documents that has one.
+
+    One small search per pair and field, each led by the documents' own records: as an
+    optional clause of the main searches, a phrase of two common words was matched on
+    every page holding both (half the time of a two-word search), though only the best
+    pages' scores are ever used."""
+    bonus: dict[Key, float] = {}
+    for near in _near(plan):
+        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, _among(numbers, 0.0)),
+                                             (tantivy.Occur.Must, near)])
+        for found, address in searcher.search(query, MAX_RECORDS, count=False).hits:
+            bonus[_key(address)] = bonus.get(_key(address), 0.0) + found
+    return bonus
+
+
+Key = tuple[int, int]
+
+
+def _key(address: tantivy.DocAddress) -> Key:
+    return address.segment_ord, address.doc
+
+
 def rank(searcher: tantivy.Searcher, plan: Plan, limit: int) -> tuple[list[Ranked], int, bool]:
     """The best ``limit`` documents, how many matched, and whether no document held every
     group (the answer matches only some of the words).
 
     Documents are ranked first by their own record; the places of the best ``depth``
-    of them are then searched (only theirs: a cheap query) and add their best score.
-    Documents and places are told apart by their ``docno`` column; stored records are
-    decoded only for the documents shown (and for documents tied in score with them,
-    whose paths break the tie)."""
+    of them are then searched (only theirs), the nearness bonus is added to both, and
+    each document adds its best place's score.  Documents and places are told apart by
+    their ``docno`` column; stored records are decoded only for the documents shown (and
+    for documents tied in score with them, whose paths break the tie)."""
     docs = searcher.search(compose(plan, "doc"), depth(limit), count=True)
     numbers = searcher.fast_field_values("docno", [address for _s, address in docs.hits])
     score = {n: s for n, (s, _a) in zip(numbers, docs.hits, strict=True)}
     address = {n: a for n, (_s, a) in zip(numbers, docs.hits, strict=True)}
     matched: dict[int, list[tantivy.DocAddress]] = {}
     if score and (plan.groups or plan.phrases):
-        mine = tantivy.Query.term_set_query(SCHEMA, "docno", list(score))
-        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, mine),
+        mine = list(score)
+        bonus = _nearness(searcher, plan, mine)
+        for number in mine:
+            score[number] += bonus.get(_key(address[number]), 0.0)
+        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, _among(mine, 1.0)),
                                              (tantivy.Occur.Must, compose(plan, "place"))])
-        places = searcher.search(query, PLACES * len(score), count=False).hits
-        best: dict[int, float] = {}
+        places = searcher.search(query, MAX_RECORDS, count=False).hits
         owners = searcher.fast_field_values("docno", [a for _s, a in places])
-        for (place_score, place), number in zip(places, owners, strict=True):
+        ranked = sorted(((s + bonus.get(_key(a), 0.0), _key(a), a, n)
+                         for (s, a), n in zip(places, owners, strict=True)),
+                        key=lambda p: (-p[0], p[1]))
+        best: dict[int, float] = {}
+        for place_score, _k, place, number in ranked:
             best.setdefault(number, place_score)
             if len(found := matched.setdefault(number, [])) < PLACES:
                 found.append(place)
