@@ -650,3 +650,29 @@ def test_a_question_opening_asks_for_a_time_or_a_price(app, content_dir, questio
         + "A fitting visit costs $40, free on orders over $500.\n",
     })
     assert urls(find(app, question))[0] == wanted
+
+
+@pytest.mark.parametrize("question",
+                         ["can I bring it back", "bring it back to the shop", "bring back"])
+def test_a_synonym_of_several_words_matches_with_small_words_between(app, content_dir, question):
+    """"bring it back" is the synonym entry "bring back": the index drops "it", so the
+    entries hold no such word, and the query's words between are passed over too."""
+    commit(content_dir, {
+        "synonyms.yml": "- [return, bring back]\n",
+        "faq/returning.md": "---\ntitle: Sending an item\naudience: public\n---\n"
+        "How to return an item to us.\n",
+    })
+    assert urls(find(app, question))[:1] == ["/faq/returning"]
+
+
+def test_a_time_word_of_the_question_does_not_outweigh_its_subject(app, content_dir):
+    """"after" and "before" say when, not what: "my toaster broke after a year" asks about
+    the toaster's cover, not about the page titled "... after 30 days"."""
+    front = "---\ntitle: {}\naudience: public\n---\n"
+    commit(content_dir, {
+        "faq/after-thirty-days.md": front.format("Refunds after 30 days")
+        + "After 30 days, an item that broke is repaired rather than refunded.\n",
+        "faq/appliance-cover.md": front.format("Warranty")
+        + "A toaster is covered for two years.\n",
+    })
+    assert urls(find(app, "my toaster broke after a year"))[0] == "/faq/appliance-cover"

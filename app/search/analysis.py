@@ -26,12 +26,13 @@ STOP_WORDS = frozenset("""
 a an and are as at be by for from in into is it its of on or the their then there these
 this to was were will with
 """.split())  # noqa: SIM905
-# Query-only: the words of a question, and pronouns.  Never dropped from a phrase.
+# Query-only: the words of a question, pronouns, and "after" and "before" (they say when,
+# not what: "broke after a year" is about what broke).  Never dropped from a phrase.
 QUESTION_WORDS = frozenset("""
 how what when where which who whom why whose do does did done can could would should shall
 i me my mine we us our you your yours he she him her his they them am been being have has
 had having get getting got so if than that just any some about please want need tell know
-there here also very says said
+there here also very says said after before
 """.split())  # noqa: SIM905
 
 

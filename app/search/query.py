@@ -151,11 +151,16 @@ class Synonyms:
                     self.longest = max(self.longest, len(entry))
 
     def match(self, stems: list[str], start: int) -> tuple[int, list[tuple[str, ...]]] | None:
-        """Longest synonym entry starting at ``stems[start]``: (length, its group)."""
-        for size in range(min(self.longest, len(stems) - start), 0, -1):
-            number = self._lookup.get(tuple(stems[start:start + size]))
+        """Longest synonym entry starting at ``stems[start]``: (how many query words it
+        spans, its group).  Stop words in between are passed over, as the entries have
+        none: "bring it back" is "bring back", "send them back" is "send back"."""
+        at = [j for j in range(start, len(stems)) if stems[j]][:self.longest]
+        if not at or at[0] != start:
+            return None
+        for size in range(len(at), 0, -1):
+            number = self._lookup.get(tuple(stems[j] for j in at[:size]))
             if number is not None:
-                return size, self.groups[number]
+                return at[size - 1] - start + 1, self.groups[number]
         return None
 
 
@@ -263,7 +268,7 @@ def plan(lexicon: Lexicon, parsed: Parsed, synonyms: Synonyms) -> Plan:
         hit = synonyms.match(stems, i) if term else None
         if hit:
             size, group = hit
-            typed = tuple(stems[i:i + size])
+            typed = tuple(s for s in stems[i:i + size] if s)
             options = [(e, 1.0 if e == typed else SYNONYM_BOOST) for e in group]
             if typing and i + size - 1 == last:
                 options += _completed(lexicon, kept[last])
