@@ -191,11 +191,12 @@ def rank(searcher: tantivy.Searcher, plan: Plan, limit: int) -> tuple[list[Ranke
                                              (tantivy.Occur.Must, compose(plan, "place"))])
         places = searcher.search(query, MAX_RECORDS, count=False).hits
         owners = searcher.fast_field_values("docno", [a for _s, a in places])
-        ranked = sorted(((s + bonus.get(_key(a), 0.0), _key(a), a, n)
-                         for (s, a), n in zip(places, owners, strict=True)),
-                        key=lambda p: (-p[0], p[1]))
+        ranked = [(s, a, n) for (s, a), n in zip(places, owners, strict=True)]
+        if bonus:  # tantivy's order, by score then address, with the bonus added
+            ranked = sorted(((s + bonus.get(_key(a), 0.0), a, n) for s, a, n in ranked),
+                            key=lambda p: (-p[0], _key(p[1])))
         best: dict[int, float] = {}
-        for place_score, _k, place, number in ranked:
+        for place_score, place, number in ranked:
             best.setdefault(number, place_score)
             if len(found := matched.setdefault(number, [])) < PLACES:
                 found.append(place)

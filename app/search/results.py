@@ -141,13 +141,15 @@ def snippet(text: str, stems: frozenset[str],
     if not spans:
         cut = text[:width]
         return escape(_squeeze(cut) + ("…" if len(text) > width else "")), set()
-    best, right, most = 0, 0, 0
-    for left in range(len(spans)):  # the window of ``width`` characters with most matches
-        right = max(right, left)
-        while right + 1 < len(spans) and spans[right + 1][0] - spans[left][0] < width:
+    best, right, most, last = 0, 0, 0, len(spans) - 1
+    for left, (first, _end) in enumerate(spans):  # the window of ``width`` characters
+        right = max(right, left)                   # with most matches
+        while right < last and spans[right + 1][0] - first < width:
             right += 1
         if right - left + 1 > most:
             best, most = left, right - left + 1
+        if right == last:  # every later window holds fewer
+            break
     start = max(0, spans[best][0] - 40)
     if start:
         space = text.find(" ", start)
