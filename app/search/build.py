@@ -21,7 +21,7 @@ import tantivy
 from app.content.document import Document
 from app.history.in_force import InForce
 from app.search.analysis import register
-from app.search.index import AUDIENCES, SCHEMA, add, records, write_state
+from app.search.index import AUDIENCES, SCHEMA, records_of, shown_to, write_state
 
 # Bytes of writer memory per index, and indexing threads per index.  Enough memory for
 # tantivy to hold a 10,000-document index in one segment until the single commit: with
@@ -32,6 +32,53 @@ from app.search.index import AUDIENCES, SCHEMA, add, records, write_state
 # cores busy beside the Python that makes the records.
 BUILD_HEAP = 400_000_000
 BUILD_THREADS = 1
+
+
+Made = tuple[tantivy.Document, list[tantivy.Document]]  # the document record, its places
+
+
+def _made(doc: Document, dates: InForce) -> dict[str, Made]:
+    """Index name -> the tantivy records of ``doc`` for it (none where it must not exist).
+
+    When the public view (of the version in force) is the same as the staff view (a
+    public page without internal blocks or staff-only fields, most public pages), its
+    records are the staff ones: ``records_of`` depends on nothing but the ``Shown``, so
+    they are made once for both indexes, not twice."""
+    staff = shown_to(doc, AUDIENCES["staff"])
+    version = dates.public_version(doc)
+    public = shown_to(version, AUDIENCES["public"]) if version is not None else None
+    out: dict[str, Made] = {}
+    for name, shown in (("staff", staff), ("public", public)):
+        if shown is None:
+            continue
+        if name == "public" and "staff" in out and shown == staff:
+            out[name] = out["staff"]
+            continue
+        recs = records_of(shown)
+        out[name] = (tantivy.Document.from_dict(recs[0], SCHEMA),
+                     [tantivy.Document.from_dict(r, SCHEMA) for r in recs[1:]])
+    return out
+
+
+def add(writer: tantivy.IndexWriter, record: tantivy.Document) -> None:
+    """Hand one record to a writer (the one place a build writes; tests make it fail)."""
+    writer.add_document(record)
+
+
+def _add_places(writers: dict[str, tantivy.IndexWriter],
+                places: dict[str, list[tantivy.Document]]) -> None:
+    """Hand the waiting places to their writers, the indexes in step (each in the same
+    order as before): one index after the other left one writer thread idle while the
+    other worked through its queue."""
+    names = list(places)
+    total = max(1, sum(len(p) for p in places.values()))
+    sent = dict.fromkeys(names, 0)
+    for step in range(1, total + 1):
+        for name in names:
+            due = len(places[name]) * step // total  # this index's share of the first steps
+            while sent[name] < due:
+                add(writers[name], places[name][sent[name]])
+                sent[name] += 1
 
 
 def build(root: Path, docs: list[Document], head: str, dates: InForce,
@@ -60,20 +107,14 @@ def build(root: Path, docs: list[Document], head: str, dates: InForce,
         # made Python's garbage collector rescan them all, again and again.
         places: dict[str, list[tantivy.Document]] = {name: [] for name in AUDIENCES}
         for doc in docs:
-            versions = {"staff": doc, "public": dates.public_version(doc)}
-            for name, version in versions.items():
-                if version is None:
-                    continue
-                recs = records(version, AUDIENCES[name])
-                counts[name] += add(writers[name], [r for r in recs if r["level"] == "doc"])
-                places[name] += (tantivy.Document.from_dict(r, SCHEMA) for r in recs
-                                 if r["level"] != "doc")
+            made = _made(doc, dates)
+            for name, (whole, parts) in made.items():
+                add(writers[name], whole)
+                places[name] += parts
+                counts[name] += 1 + len(parts)
             if progress:
                 progress(1)
-        for name, waiting in places.items():
-            for place in waiting:
-                writers[name].add_document(place)
-            counts[name] += len(waiting)
+        _add_places(writers, places)
         places.clear()
         for writer in list(writers.values()):
             writer.commit()
