@@ -173,3 +173,54 @@ def test_data_is_what_json_dumps_writes():
                 kind="faq", slug="q", path="faq/q.md")
     for rec in si.records(doc, PUBLIC):
         assert rec["data"] == json.dumps(json.loads(rec["data"])).encode()
+
+
+# -- front matter read without YAML -----------------------------------------------------------
+SIMPLE = st.sampled_from([
+    "Refund policy", "How we handle it.", "erik@example.com", "2026-04-12", "x, y", "don't",
+    "A/B & C", "why?", "wow!", "[Refunds, faq]", "[]", "[a b, c-d]", "[ a , b ]", "a_b",
+])
+ODD = st.sampled_from([
+    "yes", "No", "on", "OFF", "null", "Null", "true", "2026-13-01", "2026-4-1", "12", "1.5",
+    "0x1f", "~", "-", "a: b", "a #c", "a#c", "'quoted'", '"quoted"', "a  b", "(a)",
+    "[ ]", "[a,]", "[yes, b]", "[a, [b]]", "[1, 2]", "caf\u00e9", "a\tb", "a ", "", "{a: b}",
+    "*alias", "&anchor x", "!tag x", "| text", "> text", "e5", ".inf", "_a", "%x", "a:b",
+])
+SCALARS = st.one_of(SIMPLE, SIMPLE, SIMPLE, ODD)
+SEPARATORS = st.sampled_from([": "] * 12 + [":", ":  ", " : "])
+KEYS = st.sampled_from(["title", "summary", "tags", "effective", "owner", "review_by", "a_b",
+                        "_x", "Title", "title", "on", "yes", "null", "1a"])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.tuples(KEYS, SCALARS, SEPARATORS), max_size=5))
+def test_simple_front_matter_reads_as_yaml_does(fields):
+    import yaml
+
+    from app.content.frontmatter import simple
+
+    text = "\n".join(f"{k}{sep}{v}" for k, v, sep in fields)
+    fast = simple(text)
+    if fast is None:
+        return  # the caller asks YAML
+    assert fast == yaml.load(text, Loader=yaml.SafeLoader)
+    assert [type(v) for v in fast.values()] == [
+        type(v) for v in yaml.load(text, Loader=yaml.SafeLoader).values()]
+
+
+def test_the_usual_front_matter_is_read_without_yaml():
+    import yaml
+
+    from app.content.frontmatter import simple
+
+    usual = ("title: Regional Accessibility Support 00039\nsummary: How we handle it.\n"
+             "audience: public\nowner: erik@example.com\ntags: [faq, accessibility-support]\n"
+             "effective: 2026-04-12\nreview_by: 2027-04-12")
+    assert simple(usual) == yaml.load(usual, Loader=yaml.SafeLoader)
+    for value in SIMPLE.elements:
+        text = f"title: {value}"
+        assert simple(text) == yaml.load(text, Loader=yaml.SafeLoader), value
+    for value in ODD.elements:  # left to YAML (which may refuse it), or read alike
+        text = f"title: {value}"
+        fast = simple(text)
+        assert fast is None or fast == yaml.load(text, Loader=yaml.SafeLoader), value
