@@ -9,6 +9,7 @@ code they replaced), or ranking would change.
 import json
 import re
 
+import pytest
 import tantivy
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -125,35 +126,79 @@ def test_records_are_the_reference_records(doc):
         assert si.records(doc, viewer) == ref_records(doc, viewer)
 
 
-@settings(max_examples=300, deadline=None)
-@given(documents(), st.booleans())
-def test_a_build_writes_each_view_s_own_records(doc, upcoming):
+def built(docs, dates, tmp_path, monkeypatch):
+    """Index name -> the tantivy records a build hands to that index's writer, in order."""
+    import threading
+
+    sent = {"kb-build-staff": [], "kb-build-public": []}
+    real = search_build.add
+
+    def add(writer, record):
+        sent[threading.current_thread().name].append(record)
+        real(writer, record)
+
+    monkeypatch.setattr(search_build, "add", add)
+    counts = search_build.build(tmp_path / "index", docs, "", dates)
+    out = {"staff": sent["kb-build-staff"], "public": sent["kb-build-public"]}
+    assert counts == {name: len(recs) for name, recs in out.items()}
+    return out
+
+
+def expected(docs, dates):
+    """The records each index should get: every document record, then every place."""
+    out = {}
+    for name in ("staff", "public"):
+        recs = []
+        for doc in docs:
+            version = dates.public_version(doc) if name == "public" else doc
+            recs += ref_records(version, si.AUDIENCES[name]) if version is not None else []
+        recs.sort(key=lambda r: r["level"] != "doc")  # stable: each kind in document order
+        out[name] = [tantivy.Document.from_dict(r, si.SCHEMA) for r in recs]
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(documents(), min_size=1, max_size=4), st.booleans())
+def test_a_build_writes_each_view_s_own_records(tmp_path_factory, docs, upcoming):
     """Shared or not, each index gets the records of its own view (the public one of the
-    version in force)."""
+    version in force), documents first, in the order given."""
+    docs = [parse(f"---\naudience: {d.audience}\n---\n{d.body}".encode(), kind=d.kind,
+                  slug=f"{d.slug}{n}", path=f"{d.path[:-3]}{n}.md") if n else d
+            for n, d in enumerate(docs)]
     older = parse(b"---\naudience: public\n---\nOlder text.\n## Old\nold words\n",
-                  kind=doc.kind, slug=doc.slug, path=doc.path)
-    dates = InForce({doc.path: older}) if upcoming else InForce()
-    made = search_build._made(doc, dates)
-    for name, version in (("staff", doc), ("public", dates.public_version(doc))):
-        want = [tantivy.Document.from_dict(r, si.SCHEMA)
-                for r in ref_records(version, si.AUDIENCES[name])]
-        got = [made[name][0], *made[name][1]] if name in made else []
-        assert got == want
+                  kind=docs[0].kind, slug=docs[0].slug, path=docs[0].path)
+    dates = InForce({docs[0].path: older if len(docs) % 2 else None}) if upcoming else InForce()
+    with pytest.MonkeyPatch.context() as patch:
+        got = built(docs, dates, tmp_path_factory.mktemp("b"), patch)
+    assert got == expected(docs, dates)
 
 
-def test_the_views_share_records_only_when_equal():
+def test_the_views_share_records_only_when_equal(tmp_path, monkeypatch):
     plain = parse(b"---\naudience: public\n---\nWords.\n## A\ntext\n", kind="policy",
                   slug="p", path="policies/p.md")
     hidden = parse(b"---\naudience: public\n---\nWords.\n::: internal\nsecret\n:::\n",
                    kind="policy", slug="h", path="policies/h.md")
     keywords = parse(b"---\naudience: public\nkeywords: [staffword]\n---\nWords.\n",
                      kind="policy", slug="k", path="policies/k.md")
-    made = search_build._made(plain, InForce())
-    assert made["public"] is made["staff"]
-    for doc in (hidden, keywords):
-        made = search_build._made(doc, InForce())
-        assert made["public"] is not made["staff"]
-        assert made["public"] != made["staff"]
+    got = built([plain, hidden, keywords], InForce(), tmp_path, monkeypatch)
+    # plain's two records, then hidden's and keywords' document records
+    assert got["public"][0] is got["staff"][0]
+    assert got["public"][1] is not got["staff"][1] and got["public"][2] is not got["staff"][2]
+    assert got == expected([plain, hidden, keywords], InForce())
+
+
+def test_dates_may_come_while_the_staff_records_are_written(tmp_path, monkeypatch):
+    doc = parse(b"---\naudience: public\neffective: 2999-01-01\n---\nNew.\n", kind="faq",
+                slug="n", path="faq/n.md")
+    dates = InForce({doc.path: None})
+    asked = []
+
+    def later():
+        asked.append(True)
+        return dates
+
+    got = built([doc], later, tmp_path, monkeypatch)
+    assert asked == [True] and got["public"] == [] and len(got["staff"]) == 2
 
 
 @settings(max_examples=500, deadline=None)
