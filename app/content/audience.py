@@ -146,6 +146,12 @@ def project_body(body: str, *, sees_internal: bool) -> str:
 
 
 def _project_body(body: str, sees_internal: bool) -> str:
+    if ":::" not in body and "!!!" not in body:
+        # No line can open an internal block (``_OPEN_RE`` needs ":::", ``_SPOOF_RE``
+        # "!!!"): the body is one public block, for every viewer.  The same text as the
+        # loop below gives, without matching two patterns on every line (a full search
+        # build projects 10,000 documents twice).
+        return "\n".join(body.splitlines()) + "\n"
     blocks, _ = split_blocks(body)
     out: list[str] = []
     for block in blocks:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from app.content.frontmatter import simple
+
 try:  # libyaml is ten times faster on a 10,000-document catalogue (and on every save)
     from yaml import CSafeDumper as _Dumper
     from yaml import CSafeLoader as _Loader
@@ -144,7 +146,9 @@ def parse(text: str | bytes, *, kind: str, slug: str, path: str) -> Document:
         body_start = text.count("\n", 0, match.end()) + 1
         front = match.group(1)
         try:
-            loaded = yaml.load(match.group(1), Loader=_Loader)
+            loaded = simple(front)
+            if loaded is None:  # not of the simple shape: YAML reads it
+                loaded = yaml.load(front, Loader=_Loader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 2 if mark else 1  # +1 for 0-based, +1 for the opening ---

@@ -14,6 +14,7 @@ again, never served.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import re
@@ -150,8 +151,10 @@ class _CalloutExtension(Extension):
         md.treeprocessors.register(_Callouts(md), "kb_callouts", 1)
 
 
+@functools.lru_cache(maxsize=4096)
 def slugify(value: str, separator: str = "-") -> str:
-    """Heading id (without prefix); shared with the search index so links land exactly."""
+    """Heading id (without prefix); shared with the search index so links land exactly.
+    Remembered: a full search build meets the same few headings on most pages."""
     value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
     value = re.sub(r"[^\w\s-]", "", value).strip().lower()
     return re.sub(rf"[{separator}\s]+", separator, value) or "section"
