@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import click
 import yaml
@@ -22,12 +21,10 @@ from app.content.audience import split_blocks
 from app.content.store import Problem, store
 from app.db import get_db
 from app.editing import proposals, workflow
-from app.history.in_force import in_force
 from app.lifecycle import search_log
 from app.lifecycle.dashboard import overdue_report
 from app.search import index as search_index
-from app.search.build import build
-from app.search.service import SearchService, service
+from app.search.service import service
 
 kb = AppGroup("kb", help="Content: initialise, check, and maintain the portal.")
 users = AppGroup("users", help="Staff accounts.")
@@ -145,21 +142,9 @@ def reindex_command() -> None:
     total = len(svc.store.all())
     with click.progressbar(length=total, label="Indexing documents") as bar, \
             search_index.locked(svc.root):
-        counts = _rebuild(svc, bar.update)
+        counts = svc.rebuild_locked(progress=bar.update)
     click.echo(f"Indexed {total} documents: {counts['public']} public and "
                f"{counts['staff']} staff records.")
-
-
-def _rebuild(svc: SearchService, progress) -> dict[str, int]:
-    """What ``svc.rebuild_locked`` does, with the versions in force today looked up (one
-    ``git log`` of the whole history, 1-2 s, mostly in git) in a thread while the staff
-    index, which needs no dates, is being written."""
-    head = svc.repo.head()
-    docs = svc.documents(head)
-    on = svc.today()
-    with ThreadPoolExecutor(1, thread_name_prefix="kb-in-force") as pool:
-        dates = pool.submit(in_force, svc.repo, docs, on)
-        return build(svc.root, docs, head, dates.result, progress)
 
 
 @kb.command("due")

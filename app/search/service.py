@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -89,7 +90,12 @@ class SearchService:
         # The documents of the commit the index will say it reflects.
         head = self.repo.head() if head is None else head
         docs = self.documents(head)
-        return build(self.root, docs, head, in_force(self.repo, docs, self.today()), progress)
+        # The versions in force today (one ``git log`` of the whole history, 1-2 s, mostly
+        # in git) are looked up in a thread while the staff index, which needs no dates, is
+        # being written.  A thread, not a process: this may run inside a gunicorn worker.
+        with ThreadPoolExecutor(1, thread_name_prefix="kb-in-force") as pool:
+            dates = pool.submit(in_force, self.repo, docs, self.today())
+            return build(self.root, docs, head, dates.result, progress)
 
     def sync(self) -> None:
         """Bring the index up to the repository's HEAD and today's date (throttled; cheap
