@@ -6,7 +6,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 
-from flask import Flask, request, session
+from flask import Flask, g, request, session
 from flask_login import AnonymousUserMixin, LoginManager, current_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -88,9 +88,19 @@ def can(user, action: str, *, doc=None) -> bool:
 
 
 def current_viewer() -> Viewer:
-    """The audience of this request; staff may ask for the customer view with ?as=customer."""
-    staff = can(current_user, "read_internal")
-    return Viewer(is_staff=staff, as_customer=staff and request.args.get("as") == "customer")
+    """The audience of this request; staff may ask for the customer view with ?as=customer.
+
+    Asked several times per page (the view, the review and acknowledgement notices): kept
+    for the request, for as long as the signed-in user is the same object (signing in or
+    out within the request makes a new one)."""
+    user = current_user._get_current_object()
+    kept = g.get("kb_viewer")
+    if kept is not None and kept[0] is user:
+        return kept[1]
+    staff = can(user, "read_internal")
+    viewer = Viewer(is_staff=staff, as_customer=staff and request.args.get("as") == "customer")
+    g.kb_viewer = (user, viewer)
+    return viewer
 
 
 def _row_to_user(row: sqlite3.Row | None) -> User | None:
