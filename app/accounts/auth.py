@@ -113,14 +113,17 @@ def _row_to_user(row: sqlite3.Row | None) -> User | None:
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     ident, _, token = user_id.partition(":")
-    if not ident.isdigit() or not token:
-        return None
-    row = get_db().execute("SELECT * FROM users WHERE id = ?", (int(ident),)).fetchone()
+    sid = session.get(sessions.SESSION_KEY)
+    if not ident.isdigit() or not token or not sid:
+        return None  # no sign-in record in the cookie (or it predates them): worthless
+    # The user and their sign-in record in one query (every signed-in request runs it).
+    row = get_db().execute(
+        "SELECT users.* FROM users JOIN login_sessions ON login_sessions.user_id = users.id "
+        "WHERE users.id = ? AND login_sessions.id = ? AND login_sessions.started > ?",
+        (int(ident), sid, sessions.live_since())).fetchone()
     user = _row_to_user(row)
     if user is None or not secrets.compare_digest(user.session_token, token):
-        return None
-    if not sessions.is_live(get_db(), session.get(sessions.SESSION_KEY), user.id):
-        return None  # signed out (or the cookie predates sign-in): the copy is worthless
+        return None  # signed out, or the password changed since
     return user
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from pathlib import Path
 
 from flask import Flask, current_app, g, request
+from flask.globals import request_ctx
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
@@ -134,6 +136,31 @@ def _only_declared_limits(app: Flask) -> None:
                 is not Limiter._check_request_limit]
 
 
+def _limiter_hooks_when_used(app: Flask) -> None:
+    """Flask-Limiter's after-request and teardown hooks, only in requests that looked at a
+    limit.
+
+    The extension keeps its per-request state (limits seen, deductions due when the response
+    is known, the limit to report in headers) on the request context, created on first use.
+    A request that never used it (every page view: limits are declared on a few views) has
+    nothing to deduct or report, yet the hooks built that state only to read and clear it.
+    """
+    def used() -> bool:
+        return hasattr(request_ctx._get_current_object(), "_limiter_request_context")
+
+    def wrap(hook):
+        def when_used(arg):
+            return hook(arg) if used() else arg
+        return when_used
+
+    after = app.after_request_funcs.get(None, [])
+    after[:] = [wrap(fn) if isinstance(fn, functools.partial)
+                and fn.args == (limiter,) else fn for fn in after]
+    teardown = app.teardown_request_funcs.get(None, [])
+    teardown[:] = [wrap(fn) if getattr(fn, "__self__", None) is limiter else fn
+                   for fn in teardown]
+
+
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
     proxies = proxy_count(app)
@@ -147,6 +174,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_ENABLED", app.config.get("RATELIMIT_ENABLED", True))
     limiter.init_app(app)
     _only_declared_limits(app)
+    _limiter_hooks_when_used(app)
     app.after_request(_headers)
     public_cache.init_app(app)
     app.add_template_global(csp_nonce, "csp_nonce")
