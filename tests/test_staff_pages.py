@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 from flask import template_rendered
 
@@ -195,3 +196,35 @@ def test_each_agent_gets_their_own_page_and_editors_are_not_kept(app, client, au
     client.get("/policies/refunds")
     assert kept(app) == 3 and "Proposals" in client.get("/policies/refunds").get_data(
         as_text=True)
+
+
+def test_the_printed_revision_is_walked_once_for_all_workers(app, content_dir, monkeypatch):
+    """One worker walks a page's history for its printed revision and leaves it on disk;
+    another reads it (carried over later commits) instead of walking, and an entry that
+    does not verify is walked again."""
+    from app.history import changelog
+
+    def page() -> str:
+        changelog._printed.clear()  # a new worker: nothing in memory
+        app.extensions["kb_pages"].clear()
+        return app.test_client().get("/policies/refunds").get_data(as_text=True)
+
+    public = commit(content_dir, "policies/refunds.md", REFUNDS.format(40), "Public text")
+    first = page()
+    assert f"({public[:8]})" in first
+    walked = []
+    real = changelog._walked
+    monkeypatch.setattr(changelog, "_walked", lambda *a: walked.append(a) or real(*a))
+    assert page() == first and walked == []
+    # commits since: one elsewhere, one of internal text only, one of public text
+    commit(content_dir, "faq/track-order.md", "---\ntitle: T\naudience: public\n---\nT.\n", "x")
+    assert page() == first and walked == []
+    text = REFUNDS.format(40) + "\n::: internal\nStaff only.\n:::\n"
+    commit(content_dir, "policies/refunds.md", text, "Internal note")
+    assert f"({public[:8]})" in page() and walked == []
+    newer = commit(content_dir, "policies/refunds.md", text.replace("40", "50"), "Public")
+    assert f"({newer[:8]})" in page() and walked == []
+    for entry in (Path(app.config["KB_DATA_DIR"]) / "printed").rglob("*"):
+        if entry.is_file():
+            entry.write_bytes(entry.read_bytes().replace(public.encode(), newer.encode()))
+    assert f"({newer[:8]})" in page() and len(walked) == 1
