@@ -228,3 +228,32 @@ def test_the_printed_revision_is_walked_once_for_all_workers(app, content_dir, m
         if entry.is_file():
             entry.write_bytes(entry.read_bytes().replace(public.encode(), newer.encode()))
     assert f"({newer[:8]})" in page() and len(walked) == 1
+
+
+def test_a_csrf_token_is_signed_once_a_minute_per_session(tmp_path, content_dir, monkeypatch):
+    """Pages within a minute carry the token signed for the first; it is accepted like
+    any; a later page, another session or a new key gets a token signed for it."""
+    from app.accounts import security
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "k" * 32, "RATELIMIT_ENABLED": False,
+                      "KB_DATA_DIR": str(tmp_path / "d"), "KB_CONTENT_DIR": str(content_dir)})
+    add_user(connect(app.config["DATABASE"]), "agent", PASSWORD, "agent")
+    clock = [1_000_000.0]
+    monkeypatch.setattr(security.time, "time", lambda: clock[0])
+
+    def signed_in():
+        client = app.test_client()
+        token = tokens(client.get("/login").get_data(as_text=True)).pop()
+        assert client.post("/login", data={"username": "agent", "password": PASSWORD,
+                                           "csrf_token": token}).status_code == 302
+        return client
+
+    first, second = signed_in(), signed_in()
+    one = tokens(first.get("/policies/refunds").get_data(as_text=True))
+    clock[0] += 30
+    assert tokens(first.get("/faq/track-order").get_data(as_text=True)) == one
+    assert tokens(second.get("/policies/refunds").get_data(as_text=True)).isdisjoint(one)
+    clock[0] += 31
+    later = tokens(first.get("/policies/refunds").get_data(as_text=True))
+    assert len(later) == 1 and later != one
+    assert first.post("/logout", data={"csrf_token": one.pop()}).status_code == 302

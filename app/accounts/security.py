@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import functools
 import secrets
+import time
 from pathlib import Path
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, request, session
 from flask.globals import request_ctx
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFProtect, generate_csrf
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.accounts import (
@@ -19,6 +20,7 @@ from app.accounts import (
     ratelimit_store,  # noqa: F401  (registers the sqlite:// limiter storage
 )
 from app.accounts.auth import can
+from app.caching.lru import SizedLRU
 from app.config import ConfigError
 
 csrf = CSRFProtect()
@@ -27,6 +29,39 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enable
 # All scripts and styles are static files, so the policy needs no 'unsafe-inline'.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+CSRF_REUSE_SECONDS = 60  # a page's CSRF token may be one signed this long ago
+_signed_tokens = SizedLRU(max_bytes=1 << 20, size_of=lambda v: 200)
+
+
+def csrf_token() -> str:
+    """This session's CSRF token for a page, as ``generate_csrf`` gives (the template's
+    ``csrf_token()``), signed at most ``CSRF_REUSE_SECONDS`` ago.
+
+    Every staff page carries one (sign-out, search, "I have read this") and signing it
+    (a fresh serializer, a key derivation and an HMAC) cost more than the rest of a kept
+    page.  A token is the session's secret value signed with a timestamp: one signed a
+    minute ago names the same session and key and is accepted the same way, for
+    ``WTF_CSRF_TIME_LIMIT`` from its signing instead of from this page.  Kept by (key,
+    session value), so a new key or session gets its own token.
+    """
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    if field in g:
+        return g.get(field)
+    secret = current_app.config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
+    limit = current_app.config.get("WTF_CSRF_TIME_LIMIT", 3600)
+    reuse = CSRF_REUSE_SECONDS if limit is None else min(CSRF_REUSE_SECONDS, limit / 100)
+    now, raw = time.time(), session.get(field)
+    kept = _signed_tokens.get((secret, field, raw)) if isinstance(raw, str) else None
+    if kept is not None and 0 <= now - kept[0] < reuse:
+        setattr(g, field, kept[1])  # forms of this request use the same, as they would
+        return kept[1]
+    token = generate_csrf()  # makes the session's value first when it has none, as before
+    raw = session.get(field)
+    if isinstance(raw, str) and secret:
+        _signed_tokens.put((secret, field, raw), (now, token))
+    return token
 
 
 def csp_nonce() -> str:
@@ -178,3 +213,6 @@ def init_app(app: Flask) -> None:
     app.after_request(_headers)
     public_cache.init_app(app)
     app.add_template_global(csp_nonce, "csp_nonce")
+    # After CSRFProtect's own global and context processor (the later one wins).
+    app.add_template_global(csrf_token, "csrf_token")
+    app.context_processor(lambda: {"csrf_token": csrf_token})

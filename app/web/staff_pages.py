@@ -26,8 +26,8 @@ import dataclasses
 
 from flask import Flask, current_app, g, request, session
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 
+from app.accounts.security import csrf_token
 from app.caching.lru import SizedLRU
 from app.clock import today
 from app.content.store import repo, store
@@ -85,7 +85,7 @@ def serve() -> object | None:
     page = _pages().get(key)
     if page is not None and _fresh(page, head, key):
         g.kb_staff_page = None
-        body = page.body.replace(PLACEHOLDER, generate_csrf())  # this session's token, signed now
+        body = page.body.replace(PLACEHOLDER, csrf_token())  # this session's token
         return current_app.response_class(body, mimetype="text/html")
     rel = store().rel_for(ENDPOINTS[request.endpoint], (request.view_args or {}).get("slug", ""))
     if rel:
