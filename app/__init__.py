@@ -28,7 +28,18 @@ from app.cli import commands as cli
 from app.content import render
 from app.content import store as content
 from app.search import service as search
-from app.web import account, acks, edit, errors, feedback, manage, proposals, public, urls
+from app.web import (
+    account,
+    acks,
+    edit,
+    errors,
+    feedback,
+    manage,
+    proposals,
+    public,
+    staff_pages,
+    urls,
+)
 from app.web import history as history_views
 from app.web import search as search_views
 
@@ -58,6 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     manage.init_app(app)
     app.register_blueprint(acks.bp)
     acks.init_app(app)
+    staff_pages.init_app(app)
     app.register_blueprint(proposals.bp)
     proposals.init_app(app)
 

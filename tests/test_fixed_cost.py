@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import textwrap
 
+import pytest
+
 from app import create_app
 from app.accounts.auth import add_user
 from app.db import connect
@@ -195,3 +197,28 @@ def test_a_get_request_serves_one_commit_and_a_post_sees_a_new_one(app, content_
         assert repo().head() != second
     with app.app_context():
         assert repo().head() == git(content_dir, "rev-parse", "HEAD").strip()
+
+
+@pytest.mark.parametrize("returning", [True, False])
+def test_a_rate_limit_window_starts_again_once_expired(tmp_path, monkeypatch, returning):
+    """A count is one statement (where SQLite has RETURNING); an expired window still
+    restarts at the amount, and expired counters of other keys are swept now and then."""
+    from app.accounts import ratelimit_store
+    from app.accounts.ratelimit_store import SQLiteStorage
+
+    monkeypatch.setattr(ratelimit_store, "_RETURNING", returning)
+    clock = [1000.0]
+    monkeypatch.setattr(ratelimit_store.time, "time", lambda: clock[0])
+    store = SQLiteStorage(f"sqlite:///{tmp_path / 'rl.db'}")
+    assert [store.incr("k", 60) for _ in range(3)] == [1, 2, 3]
+    assert store.incr("k", 60, amount=2) == 5 and store.get("k") == 5
+    assert store.get_expiry("k") == 1060.0
+    clock[0] = 1061.0
+    assert store.get("k") == 0 and store.incr("k", 60) == 1
+    assert store.get_expiry("k") == 1121.0
+    store.incr("other", 1)
+    clock[0] = 1100.0
+    for _ in range(ratelimit_store.PRUNE_EVERY):
+        store.incr("k", 60)
+    rows = store._conn().execute("SELECT key FROM counters").fetchall()
+    assert [r[0] for r in rows] == ["k"]

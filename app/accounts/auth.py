@@ -6,7 +6,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 
-from flask import Flask, request, session
+from flask import Flask, g, request, session
 from flask_login import AnonymousUserMixin, LoginManager, current_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -88,9 +88,19 @@ def can(user, action: str, *, doc=None) -> bool:
 
 
 def current_viewer() -> Viewer:
-    """The audience of this request; staff may ask for the customer view with ?as=customer."""
-    staff = can(current_user, "read_internal")
-    return Viewer(is_staff=staff, as_customer=staff and request.args.get("as") == "customer")
+    """The audience of this request; staff may ask for the customer view with ?as=customer.
+
+    Asked several times per page (the view, the review and acknowledgement notices): kept
+    for the request, for as long as the signed-in user is the same object (signing in or
+    out within the request makes a new one)."""
+    user = current_user._get_current_object()
+    kept = g.get("kb_viewer")
+    if kept is not None and kept[0] is user:
+        return kept[1]
+    staff = can(user, "read_internal")
+    viewer = Viewer(is_staff=staff, as_customer=staff and request.args.get("as") == "customer")
+    g.kb_viewer = (user, viewer)
+    return viewer
 
 
 def _row_to_user(row: sqlite3.Row | None) -> User | None:
@@ -103,14 +113,17 @@ def _row_to_user(row: sqlite3.Row | None) -> User | None:
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     ident, _, token = user_id.partition(":")
-    if not ident.isdigit() or not token:
-        return None
-    row = get_db().execute("SELECT * FROM users WHERE id = ?", (int(ident),)).fetchone()
+    sid = session.get(sessions.SESSION_KEY)
+    if not ident.isdigit() or not token or not sid:
+        return None  # no sign-in record in the cookie (or it predates them): worthless
+    # The user and their sign-in record in one query (every signed-in request runs it).
+    row = get_db().execute(
+        "SELECT users.* FROM users JOIN login_sessions ON login_sessions.user_id = users.id "
+        "WHERE users.id = ? AND login_sessions.id = ? AND login_sessions.started > ?",
+        (int(ident), sid, sessions.live_since())).fetchone()
     user = _row_to_user(row)
     if user is None or not secrets.compare_digest(user.session_token, token):
-        return None
-    if not sessions.is_live(get_db(), session.get(sessions.SESSION_KEY), user.id):
-        return None  # signed out (or the cookie predates sign-in): the copy is worthless
+        return None  # signed out, or the password changed since
     return user
 
 

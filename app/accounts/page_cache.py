@@ -47,15 +47,17 @@ def _pages() -> SizedLRU:
     return current_app.extensions["kb_pages"]
 
 
-def _candidate() -> str | None:
-    """This request's key when its answer may come from (or go to) the cache."""
+def _candidate() -> tuple | None:
+    """This request's key when its answer may come from (or go to) the cache: the parts
+    ``request.base_url`` is made of (building that string, an IRI, cost more than the
+    look-up it keys)."""
     if (request.method not in ("GET", "HEAD") or request.endpoint not in ENDPOINTS
             or request.cookies or request.query_string or "Authorization" in request.headers):
         return None
-    return request.base_url
+    return request.scheme, request.host, request.root_path, request.path
 
 
-def _fresh(page: _Page, head: str, key: str) -> bool:
+def _fresh(page: _Page, head: str, key: tuple) -> bool:
     if page.day != today():
         return False
     if page.head == head:

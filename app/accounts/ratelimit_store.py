@@ -30,6 +30,9 @@ from limits.storage import Storage
 
 from app.locks import exclusive
 
+_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)  # INSERT ... RETURNING
+PRUNE_EVERY = 100  # counts per thread between sweeps of expired counters
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (
     key TEXT PRIMARY KEY,
@@ -127,6 +130,21 @@ class SQLiteStorage(Storage):
     def incr(self, key: str, expiry: float, amount: int = 1) -> int:
         def run(conn: sqlite3.Connection) -> int:
             now = time.time()
+            self._local.counted = getattr(self._local, "counted", 0) + 1
+            if self._local.counted % PRUNE_EVERY == 0:
+                # Expired rows of other keys would otherwise pile up forever; they are never
+                # read (``get`` and the count below skip them), so a sweep now and then will do.
+                conn.execute("DELETE FROM counters WHERE expires <= ?", (now,))
+            if _RETURNING:
+                # One statement, atomic on its own (every anonymous keystroke is counted): an
+                # expired window starts again at ``amount``.
+                rows = conn.execute(
+                    "INSERT INTO counters (key, value, expires) VALUES (?, ?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = CASE WHEN expires <= ? "
+                    "THEN excluded.value ELSE value + excluded.value END, expires = CASE "
+                    "WHEN expires <= ? THEN excluded.expires ELSE expires END RETURNING value",
+                    (key, amount, now + expiry, now, now)).fetchall()  # to the end: committed
+                return int(rows[0][0])
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute("DELETE FROM counters WHERE key = ? AND expires <= ?", (key, now))
@@ -136,8 +154,6 @@ class SQLiteStorage(Storage):
                     (key, amount, now + expiry))
                 value = conn.execute("SELECT value FROM counters WHERE key = ?",
                                      (key,)).fetchone()[0]
-                # Expired rows of other keys would otherwise pile up forever.
-                conn.execute("DELETE FROM counters WHERE expires <= ?", (now,))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

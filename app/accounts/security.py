@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
+import time
 from pathlib import Path
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, request, session
+from flask.globals import request_ctx
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFProtect, generate_csrf
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.accounts import (
@@ -17,6 +20,7 @@ from app.accounts import (
     ratelimit_store,  # noqa: F401  (registers the sqlite:// limiter storage
 )
 from app.accounts.auth import can
+from app.caching.lru import SizedLRU
 from app.config import ConfigError
 
 csrf = CSRFProtect()
@@ -25,6 +29,39 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enable
 # All scripts and styles are static files, so the policy needs no 'unsafe-inline'.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+CSRF_REUSE_SECONDS = 60  # a page's CSRF token may be one signed this long ago
+_signed_tokens = SizedLRU(max_bytes=1 << 20, size_of=lambda v: 200)
+
+
+def csrf_token() -> str:
+    """This session's CSRF token for a page, as ``generate_csrf`` gives (the template's
+    ``csrf_token()``), signed at most ``CSRF_REUSE_SECONDS`` ago.
+
+    Every staff page carries one (sign-out, search, "I have read this") and signing it
+    (a fresh serializer, a key derivation and an HMAC) cost more than the rest of a kept
+    page.  A token is the session's secret value signed with a timestamp: one signed a
+    minute ago names the same session and key and is accepted the same way, for
+    ``WTF_CSRF_TIME_LIMIT`` from its signing instead of from this page.  Kept by (key,
+    session value), so a new key or session gets its own token.
+    """
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    if field in g:
+        return g.get(field)
+    secret = current_app.config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
+    limit = current_app.config.get("WTF_CSRF_TIME_LIMIT", 3600)
+    reuse = CSRF_REUSE_SECONDS if limit is None else min(CSRF_REUSE_SECONDS, limit / 100)
+    now, raw = time.time(), session.get(field)
+    kept = _signed_tokens.get((secret, field, raw)) if isinstance(raw, str) else None
+    if kept is not None and 0 <= now - kept[0] < reuse:
+        setattr(g, field, kept[1])  # forms of this request use the same, as they would
+        return kept[1]
+    token = generate_csrf()  # makes the session's value first when it has none, as before
+    raw = session.get(field)
+    if isinstance(raw, str) and secret:
+        _signed_tokens.put((secret, field, raw), (now, token))
+    return token
 
 
 def csp_nonce() -> str:
@@ -134,6 +171,31 @@ def _only_declared_limits(app: Flask) -> None:
                 is not Limiter._check_request_limit]
 
 
+def _limiter_hooks_when_used(app: Flask) -> None:
+    """Flask-Limiter's after-request and teardown hooks, only in requests that looked at a
+    limit.
+
+    The extension keeps its per-request state (limits seen, deductions due when the response
+    is known, the limit to report in headers) on the request context, created on first use.
+    A request that never used it (every page view: limits are declared on a few views) has
+    nothing to deduct or report, yet the hooks built that state only to read and clear it.
+    """
+    def used() -> bool:
+        return hasattr(request_ctx._get_current_object(), "_limiter_request_context")
+
+    def wrap(hook):
+        def when_used(arg):
+            return hook(arg) if used() else arg
+        return when_used
+
+    after = app.after_request_funcs.get(None, [])
+    after[:] = [wrap(fn) if isinstance(fn, functools.partial)
+                and fn.args == (limiter,) else fn for fn in after]
+    teardown = app.teardown_request_funcs.get(None, [])
+    teardown[:] = [wrap(fn) if getattr(fn, "__self__", None) is limiter else fn
+                   for fn in teardown]
+
+
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
     proxies = proxy_count(app)
@@ -147,6 +209,10 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_ENABLED", app.config.get("RATELIMIT_ENABLED", True))
     limiter.init_app(app)
     _only_declared_limits(app)
+    _limiter_hooks_when_used(app)
     app.after_request(_headers)
     public_cache.init_app(app)
     app.add_template_global(csp_nonce, "csp_nonce")
+    # After CSRFProtect's own global and context processor (the later one wins).
+    app.add_template_global(csrf_token, "csrf_token")
+    app.context_processor(lambda: {"csrf_token": csrf_token})

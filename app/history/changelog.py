@@ -17,6 +17,7 @@ from app.caching.lru import SizedLRU
 from app.clock import today
 from app.content.audience import PUBLIC, as_read, project, visible
 from app.content.store import KINDS, parse, repo, store
+from app.history import shared_printed
 from app.history.diffing import Diff, diff
 from app.history.in_force import applies
 from app.history.revisions import locate, revisions
@@ -170,11 +171,14 @@ def public_revision(kind: str, slug: str, path: str, upto: str = "") -> Change |
     head = repo().head()
     key = (path, f"{kind}:{slug}")
     cached = _printed.get(key)
+    if cached is None:  # another worker may have walked it (or an older head of it)
+        cached = shared_printed.read(kind, slug, path)
     if cached is not None and cached[0] != head:
         found = _carried(kind, slug, path, cached, head)
         cached = None if found is _UNKNOWN else (head, found)
     if cached is None:
         cached = (head, _walked(kind, slug, path, ""))
+        shared_printed.write(kind, slug, path, cached)
     _printed.put(key, cached)
     return cached[1]
 

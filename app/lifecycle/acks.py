@@ -13,8 +13,10 @@ import io
 import sqlite3
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, g, request
 
+from app.caching.lru import SizedLRU
+from app.clock import today
 from app.content.store import Document, store
 from app.db import register_migration
 from app.repo.gitrepo import Change
@@ -64,6 +66,52 @@ def pending_for(db: sqlite3.Connection, user_id: int) -> list[Pending]:
             out.append(Pending(doc, change, revs[0] if revs else None))
     out.sort(key=lambda p: p.change.when, reverse=True)
     return out
+
+
+@dataclass(frozen=True)
+class Owed:
+    """What one staff member owes at one HEAD: their to-read list, by document."""
+
+    pending: tuple[Pending, ...]
+    by_doc: dict[tuple[str, str], Pending]  # (kind, slug) -> pending
+    files: dict[tuple[str, str], str]  # (kind, slug) -> file of every document at HEAD
+    acks: tuple[int, int | None]  # the user's acknowledgement rows: count, highest rowid
+
+
+def _owed_size(found: Owed) -> int:
+    """The documents are the store's own objects: only the list and its index count."""
+    return 200 + 150 * len(found.pending) + 100 * len(found.files)
+
+
+def owed(db: sqlite3.Connection, user_id: int, token: str) -> Owed:
+    """``pending_for`` kept per worker, computed once per (user, HEAD, day, acknowledgements).
+
+    Every staff page shows the to-read count and the document's notice; both depend only
+    on the documents and material changes at HEAD and on the user's acknowledgement rows.
+    Rows are only ever added (an acknowledgement in any worker), so their count and
+    highest rowid (read from the primary-key index, one cheap query) name the user's
+    current set; the session token tells a user re-created under the same id apart.
+    """
+    memo = g.get("kb_owed") if request.method == "GET" else None
+    if memo is not None and memo[0] == (user_id, token):
+        return memo[1]  # one query per page view, however many parts of it ask
+    count, newest = db.execute("SELECT count(*), max(rowid) FROM acknowledgements "
+                               "WHERE user_id = ?", (user_id,)).fetchone()
+    git = current_app.extensions["kb_repo"]
+    key = (str(current_app.config["DATABASE"]), user_id, token, git.head(), today(), count,
+           newest)
+    kept = current_app.extensions.setdefault("kb_owed", SizedLRU(max_bytes=8 << 20,
+                                                                 size_of=_owed_size))
+    found = kept.get(key)
+    if found is None:
+        pending = tuple(pending_for(db, user_id))
+        found = Owed(pending, {(p.doc.kind, p.doc.slug): p for p in pending},
+                     {(d.kind, d.slug): d.path for d in store().all()}, (count, newest))
+        if git.head() == key[3]:  # a POST reads HEAD afresh: keep only what the key names
+            kept.put(key, found)
+    if request.method == "GET":
+        g.kb_owed = ((user_id, token), found)
+    return found
 
 
 def current_material(doc: Document) -> Change | None:

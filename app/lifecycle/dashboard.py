@@ -15,6 +15,7 @@ import yaml
 from flask import current_app
 
 from app.accounts.auth import current_viewer
+from app.caching.lru import SizedLRU
 from app.clock import today
 from app.content import synonyms
 from app.content.audience import project_body
@@ -25,6 +26,7 @@ from app.lifecycle.review import ReviewStatus, add_months, review_status
 from app.repo.gitrepo import Change
 
 RECENT_DAYS = 30
+_MISSING = object()
 MAX_ROWS = 200
 
 
@@ -37,12 +39,26 @@ def status_of(doc: Document, *, on: dt.date | None = None) -> ReviewStatus:
 
 
 def review_notice(doc: Document) -> ReviewStatus | None:
-    """The overdue banner for agents; None for customers (and when nothing is overdue)."""
+    """The overdue banner for agents; None for customers (and when nothing is overdue).
+
+    It names the document at HEAD (projections may drop review fields), so it is kept per
+    worker by (HEAD, day, document, interval): every staff page view asks for it.
+    """
     if not current_viewer().sees_internal:
         return None
-    original = store().get(doc.kind, doc.slug)  # projections may drop review fields
+    key = (current_app.extensions["kb_repo"].head(), today(), doc.kind, doc.slug,
+           current_app.config["KB_REVIEW_INTERVAL_MONTHS"])
+    kept = current_app.extensions.setdefault("kb_review_notices",
+                                             SizedLRU(max_bytes=1 << 20, size_of=lambda v: 300))
+    found = kept.get(key, _MISSING)
+    if found is not _MISSING:
+        return found
+    original = store().get(doc.kind, doc.slug)
     status = status_of(original or doc)
-    return status if status.overdue else None
+    notice = status if status.overdue else None
+    if original is not None and key[0] == current_app.extensions["kb_repo"].head():
+        kept.put(key, notice)  # without the file at HEAD the answer is the shown version's
+    return notice
 
 
 @dataclass

@@ -35,8 +35,9 @@ class LoginForm(FlaskForm):
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site paths: ``//evil.example`` and ``https://evil.example`` go home."""
-    if not target:
+    """Only same-site paths: ``//evil.example`` and ``https://evil.example`` go home, and so
+    does a path with a control character (a newline cannot be sent in ``Location``)."""
+    if not target or any(ord(c) < 32 or ord(c) == 127 for c in target):
         return url_for("public.home")
     parts = urlsplit(target.replace("\\", "/"))
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):

@@ -65,7 +65,12 @@ def ack_notice(doc: Document) -> acks.Pending | None:
     """The "please confirm you read this change" banner; None unless this staff member owes it."""
     if not current_viewer().sees_internal or not can(current_user, "acknowledge"):
         return None
-    change = acks.current_material(doc)
+    owed = acks.owed(get_db(), current_user.id, current_user.session_token)
+    if owed.files.get((doc.kind, doc.slug)) == doc.path:
+        # The document's file at HEAD: the to-read list already says what it owes.
+        found = owed.by_doc.get((doc.kind, doc.slug))
+        return acks.Pending(doc, found.change, found.last_acked) if found else None
+    change = acks.current_material(doc)  # any other file (an old path shown by ?rev=)
     if change is None:
         return None
     seen = get_db().execute("SELECT rev FROM acknowledgements WHERE user_id = ? AND kind = ? "
@@ -81,7 +86,7 @@ def to_read_count() -> int:
     if not getattr(current_user, "is_authenticated", False) or not can(current_user,
                                                                         "acknowledge"):
         return 0
-    return len(acks.pending_for(get_db(), current_user.id))
+    return len(acks.owed(get_db(), current_user.id, current_user.session_token).pending)
 
 
 def init_app(app) -> None:
