@@ -57,16 +57,23 @@ def _candidate() -> tuple | None:
     return request.scheme, request.host, request.root_path, request.path
 
 
-def _fresh(page: _Page, head: str, key: tuple) -> bool:
-    if page.day != today():
-        return False
-    if page.head == head:
+def unchanged_since(then: str, head: str, rel: str, folders: tuple) -> bool:
+    """Whether a page rendered at commit ``then`` is still what its view answers at
+    ``head``: the same commit, or later ones that did not touch its file and did not change
+    the layout (kind -> folder) its slug was resolved in.  Shared by the agents' kept pages
+    (``app.web.staff_pages``)."""
+    if then == head:
         return True
-    move = repo().moves.between(page.head, head)
-    if (move is None or move.touches(page.rel)
-            or tuple(store().folders().items()) != page.folders):
+    move = repo().moves.between(then, head)
+    return (move is not None and not move.touches(rel)
+            and tuple(store().folders().items()) == folders)
+
+
+def _fresh(page: _Page, head: str, key: tuple) -> bool:
+    if page.day != today() or not unchanged_since(page.head, head, page.rel, page.folders):
         return False
-    _pages().put(key, dataclasses.replace(page, head=head))  # carried: next time one compare
+    if page.head != head:  # carried over the move: next time one compare
+        _pages().put(key, dataclasses.replace(page, head=head))
     return True
 
 

@@ -136,6 +136,13 @@ def _stored(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> tuple[st
     return stored.get_first("path"), stored.get_first("data")
 
 
+Key = tuple[int, int]
+
+
+def _key(address: tantivy.DocAddress) -> Key:
+    return address.segment_ord, address.doc
+
+
 def _among(numbers: list[int], score: float) -> tantivy.Query:
     """The records (document and places) of these documents, each scoring ``score``.
 
@@ -153,19 +160,13 @@ def _nearness(searcher: tantivy.Searcher, plan: Plan, numbers: list[int]) -> dic
     every page holding both (half the time of a two-word search), though only the best
     pages' scores are ever used."""
     bonus: dict[Key, float] = {}
+    among = _among(numbers, 0.0)
     for near in _near(plan):
-        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, _among(numbers, 0.0)),
+        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, among),
                                              (tantivy.Occur.Must, near)])
         for found, address in searcher.search(query, MAX_RECORDS, count=False).hits:
             bonus[_key(address)] = bonus.get(_key(address), 0.0) + found
     return bonus
-
-
-Key = tuple[int, int]
-
-
-def _key(address: tantivy.DocAddress) -> Key:
-    return address.segment_ord, address.doc
 
 
 def rank(searcher: tantivy.Searcher, plan: Plan, limit: int) -> tuple[list[Ranked], int, bool]:

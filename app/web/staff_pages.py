@@ -27,6 +27,7 @@ import dataclasses
 from flask import Flask, current_app, g, request, session
 from flask_login import current_user
 
+from app.accounts.page_cache import unchanged_since
 from app.accounts.security import csrf_token
 from app.caching.lru import SizedLRU
 from app.clock import today
@@ -66,13 +67,10 @@ def _key() -> tuple | None:
 
 
 def _fresh(page: _Page, head: str, key: tuple) -> bool:
-    if page.head == head:
-        return True
-    move = repo().moves.between(page.head, head)
-    if (move is None or move.touches(page.rel)
-            or tuple(store().folders().items()) != page.folders):
+    if not unchanged_since(page.head, head, page.rel, page.folders):
         return False
-    _pages().put(key, dataclasses.replace(page, head=head))  # carried: next time one compare
+    if page.head != head:  # carried over the move: next time one compare
+        _pages().put(key, dataclasses.replace(page, head=head))
     return True
 
 
