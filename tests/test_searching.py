@@ -106,6 +106,22 @@ def test_phrases(app, q, hits):
     assert find(app, q).count == hits
 
 
+@pytest.mark.parametrize(("q", "section"), [
+    ('"returns team"', "#sec-late-claims"),          # a phrase lands where it is
+    ('"30 days of delivery"', "#sec-refund-window"),
+    ('refund "returns team"', "#sec-late-claims"),   # a word and a required phrase
+])
+def test_a_phrase_lands_on_the_section_holding_it(app, q, section):
+    answer = find(app, q)
+    assert answer.count == 1 and answer.results[0].url == "/policies/refunds" + section
+
+
+def test_words_no_page_holds_in_any_field_match_nothing(app):
+    # "team" is only in a body and "refunds" only in a title: a phrase needs one field.
+    assert find(app, '"refunds team"').count == 0
+    assert find(app, "zqxvw").count == 0 and not find(app, "zqxvw").results
+
+
 @pytest.mark.parametrize(("q", "expected"), [
     ("tag:orders", {"/faq/track-order", "/policies/refunds"}),
     ("kind:faq", {"/faq/track-order"}),

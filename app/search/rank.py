@@ -43,6 +43,27 @@ def _term(name: str, term: str) -> tantivy.Query:
     return tantivy.Query.term_query(SCHEMA, name, term)
 
 
+class Present:
+    """Which fields of this index hold a run of terms at all, asked once per query.
+
+    A field where a term never occurs can never match it, so its clauses are left out:
+    the scores are the same, and a union with fewer clauses reads fewer postings (a typo's
+    own spelling, a word no heading holds, a completion only the body has)."""
+
+    def __init__(self, searcher: tantivy.Searcher):
+        self.searcher = searcher
+        self._known: dict[tuple[str, str], bool] = {}
+
+    def has(self, name: str, term: str) -> bool:
+        key = (name, term)
+        if key not in self._known:
+            self._known[key] = self.searcher.doc_freq(name, term) > 0
+        return self._known[key]
+
+    def fields(self, terms: tuple[str, ...], names: tuple[str, ...] = TEXT_FIELDS) -> list[str]:
+        return [n for n in names if all(self.has(n, t) for t in terms)]
+
+
 def _option(name: str, terms: tuple[str, ...]) -> tantivy.Query:
     if len(terms) == 1:
         return _term(name, terms[0])
@@ -54,31 +75,53 @@ def _boost(query: tantivy.Query, boost: float) -> tantivy.Query:
 
 
 def _any(queries: list[tantivy.Query]) -> tantivy.Query:
+    if not queries:
+        return tantivy.Query.empty_query()
     if len(queries) == 1:
         return queries[0]
     return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in queries])
 
 
-def _group(group: Group, cover: float = 1.0) -> tuple[tantivy.Query, tantivy.Query]:
-    """(scored query, coverage query) of one group."""
+def _both(first: tantivy.Query, second: tantivy.Query) -> tantivy.Query:
+    return tantivy.Query.boolean_query([(tantivy.Occur.Must, first),
+                                        (tantivy.Occur.Must, second)])
+
+
+def _group(group: Group, present: Present,
+           cover: float = 1.0) -> tuple[tantivy.Query, tantivy.Query] | None:
+    """(scored query, coverage query) of one group; None when no field holds any of its
+    options (the group matches nothing)."""
     scored, covered = [], []
     for terms, weight in group.options:
-        fields = [_option(name, terms) for name in TEXT_FIELDS]
+        names = present.fields(terms)
+        fields = [_option(name, terms) for name in names]
+        if not fields:
+            continue
         scored += [_boost(q, weight * FIELD_WEIGHTS[name])
-                   for name, q in zip(TEXT_FIELDS, fields, strict=True)]
+                   for name, q in zip(names, fields, strict=True)]
         covered.append(tantivy.Query.const_score_query(_any(fields),
                                                        cover * weight * group.rarity))
+    if not scored:
+        return None
     best = tantivy.Query.disjunction_max_query(scored, tie_breaker=TIE_BREAKER)
     return best, (covered[0] if len(covered) == 1
                   else tantivy.Query.disjunction_max_query(covered))
 
 
-def _phrase(phrase: list[tuple[int, str]]) -> tantivy.Query:
-    return _any([tantivy.Query.phrase_query(SCHEMA, name, list(phrase)) if len(phrase) > 1
-                 else _term(name, phrase[0][1]) for name in TEXT_FIELDS])
+def _phrase(phrase: list[tuple[int, str]], present: Present,
+            among: tantivy.Query | None = None) -> tantivy.Query:
+    """A required phrase in any field.  Among some documents' records (``among``), each
+    field's phrase is led by those records: under a union, a phrase would otherwise be
+    matched on every record near each candidate, not only on the candidates."""
+    queries = [tantivy.Query.phrase_query(SCHEMA, name, list(phrase)) if len(phrase) > 1
+               else _term(name, phrase[0][1])
+               for name in present.fields(tuple(t for _pos, t in phrase))]
+    if among is not None and len(queries) > 1:
+        queries = [_both(among, q) for q in queries]
+    return _any(queries)
 
 
-def _near(plan: Plan) -> list[tantivy.Query]:
+def _near(plan: Plan, present: Present) -> list[tantivy.Query]:
     """Adjacent query words found close together, in the body or a heading."""
     firsts = [g.options[0][0] for g in plan.groups]
     out = []
@@ -86,25 +129,33 @@ def _near(plan: Plan) -> list[tantivy.Query]:
         if len(a) == 1 and len(b) == 1 and a != b:
             pair = [(0, a[0]), (1, b[0])]
             out += [_boost(tantivy.Query.phrase_query(SCHEMA, name, pair, slop=NEAR_SLOP),
-                           NEAR * FIELD_WEIGHTS[name]) for name in ("body", "heading")]
+                           NEAR * FIELD_WEIGHTS[name])
+                    for name in present.fields((a[0], b[0]), ("body", "heading"))]
     return out
 
 
-def _filters(plan: Plan, level: str) -> list[tantivy.Query]:
+def _filters(plan: Plan, level: str, present: Present,
+             among: tantivy.Query | None) -> list[tantivy.Query]:
     out = [_term("level", level)]
     out += [_term("tags", t) for t in plan.tags]
     out += [_term("kind", k) for k in plan.kinds]
-    out += [_phrase(p) for p in plan.phrases]
+    out += [_phrase(p, present, among) for p in plan.phrases]
     return out
 
 
-def compose(plan: Plan, level: str, *, every_group: bool = False) -> tantivy.Query:
+def compose(plan: Plan, level: str, present: Present, *, every_group: bool = False,
+            among: tantivy.Query | None = None) -> tantivy.Query:
     """The query for one level of record ("doc" or "place"), but for the nearness bonus:
-    ``_nearness`` adds it to the records of the best documents only."""
-    parts = [(tantivy.Occur.Must, q) for q in _filters(plan, level)]
+    ``_nearness`` adds it to the records of the best documents only.  When the caller
+    restricts the query to some documents' records, ``among`` (those records, scoring 0)
+    leads its phrases too."""
+    parts = [(tantivy.Occur.Must, q) for q in _filters(plan, level, present, among)]
     cover = COVER * (DOC_COVER if level == "doc" else 1.0)
-    for group in plan.groups:
-        best, covered = _group(group, cover)
+    groups = [_group(group, present, cover) for group in plan.groups]
+    if groups and ((every_group and None in groups) or not any(groups)):
+        return tantivy.Query.empty_query()  # a group no field holds: nothing can match
+    for found in filter(None, groups):
+        best, covered = found
         occur = tantivy.Occur.Must if every_group else tantivy.Occur.Should
         parts += [(occur, best), (tantivy.Occur.Should, covered)]
     # Some group must match (every optional clause implies one does): filters and phrases
@@ -152,7 +203,8 @@ def _among(numbers: list[int], score: float) -> tantivy.Query:
                                                  for n in numbers]), score)
 
 
-def _nearness(searcher: tantivy.Searcher, plan: Plan, numbers: list[int]) -> dict[Key, float]:
+def _nearness(searcher: tantivy.Searcher, plan: Plan, present: Present,
+              numbers: list[int]) -> dict[Key, float]:
     """The nearness bonus (``_near``) of every record of these documents that has one.
 
     One small search per pair and field, each led by the documents' own records: as an
@@ -161,9 +213,8 @@ def _nearness(searcher: tantivy.Searcher, plan: Plan, numbers: list[int]) -> dic
     pages' scores are ever used."""
     bonus: dict[Key, float] = {}
     among = _among(numbers, 0.0)
-    for near in _near(plan):
-        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, among),
-                                             (tantivy.Occur.Must, near)])
+    for near in _near(plan, present):
+        query = _both(among, near)
         for found, address in searcher.search(query, MAX_RECORDS, count=False).hits:
             bonus[_key(address)] = bonus.get(_key(address), 0.0) + found
     return bonus
@@ -178,18 +229,19 @@ def rank(searcher: tantivy.Searcher, plan: Plan, limit: int) -> tuple[list[Ranke
     each document adds its best place's score.  Documents and places are told apart by
     their ``docno`` column; stored records are decoded only for the documents shown (and
     for documents tied in score with them, whose paths break the tie)."""
-    docs = searcher.search(compose(plan, "doc"), depth(limit), count=True)
+    present = Present(searcher)
+    docs = searcher.search(compose(plan, "doc", present), depth(limit), count=True)
     numbers = searcher.fast_field_values("docno", [address for _s, address in docs.hits])
     score = {n: s for n, (s, _a) in zip(numbers, docs.hits, strict=True)}
     address = {n: a for n, (_s, a) in zip(numbers, docs.hits, strict=True)}
     matched: dict[int, list[tantivy.DocAddress]] = {}
     if score and (plan.groups or plan.phrases):
         mine = list(score)
-        bonus = _nearness(searcher, plan, mine)
+        bonus = _nearness(searcher, plan, present, mine)
         for number in mine:
             score[number] += bonus.get(_key(address[number]), 0.0)
-        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, _among(mine, 1.0)),
-                                             (tantivy.Occur.Must, compose(plan, "place"))])
+        query = _both(_among(mine, 1.0),
+                      compose(plan, "place", present, among=_among(mine, 0.0)))
         places = searcher.search(query, MAX_RECORDS, count=False).hits
         owners = searcher.fast_field_values("docno", [a for _s, a in places])
         ranked = [(s, a, n) for (s, a), n in zip(places, owners, strict=True)]
@@ -216,7 +268,7 @@ def rank(searcher: tantivy.Searcher, plan: Plan, limit: int) -> tuple[list[Ranke
     partial = False
     if len(plan.groups) > 1 and docs.count:
         # Only whether any document matches: ordered by a column, nothing is scored.
-        every = searcher.search(compose(plan, "doc", every_group=True), 1, count=False,
+        every = searcher.search(compose(plan, "doc", present, every_group=True), 1, count=False,
                                 order_by_field="docno")
         partial = not every.hits
     return order, docs.count, partial
