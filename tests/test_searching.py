@@ -280,6 +280,23 @@ def test_snippets_escape_document_text(app, content_dir):
     assert "<mark>ampersands</mark>" in snippet
 
 
+@pytest.mark.parametrize("text", [
+    "Type <script>alert(1)</script> & ampersands here.",
+    "Control \x02<b>ampersands</b>\x03 characters & <i>tags</i>.",  # the marks' own
+    "\x03ampersands\x02 <img src=x onerror=alert(1)>",
+])
+def test_snippet_marks_words_and_escapes_everything_else(text):
+    from markupsafe import escape
+
+    from app.search.results import snippet
+
+    marked, words = snippet(text, frozenset({"ampersand"}))
+    assert words == {"ampersands"}
+    assert str(marked).count("<mark>") == 1 and "<mark>ampersands</mark>" in str(marked)
+    # Remove our tags: what is left is the text, escaped, and nothing else.
+    assert str(marked).replace("<mark>", "").replace("</mark>", "") == str(escape(text))
+
+
 # -- audience safety -----------------------------------------------------------------------
 CANARY_QUERIES = [CANARY_DOC, CANARY_BLOCK, "canarytitle", "escalation secrets", "tier 2",
                   "goodwill credit", "log a credit", "tag:escalation", "tag:for-agents",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import tantivy
@@ -177,9 +178,9 @@ class Ranked:
     def top(self) -> dict:
         return json.loads(self.stored.decode())
 
-    @property
-    def places(self) -> list[dict]:
-        return [json.loads(p.decode()) for p in self.matched]
+    def places_decoded(self) -> Iterator[dict]:
+        """Its matching places, best first, each decoded when it is reached."""
+        return (json.loads(p.decode()) for p in self.matched)
 
 
 def _stored(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> tuple[str, bytes]:

@@ -22,11 +22,16 @@ SNIPPET_WIDTH = 220
 _SNIPPETS = SizedLRU(max_items=20_000, max_bytes=16 << 20, size_of=lambda v: v[2])
 
 
+@functools.lru_cache(maxsize=4096)
+def _highlight_query(words: str) -> str:
+    """``?hl=words``: the same for every link of one result."""
+    return f"?{urlencode({'hl': words})}" if words else ""
+
+
 def with_highlight(url: str, words: str) -> str:
     """``/policies/x?hl=words#sec-y``: the target page marks the words."""
     base, _, fragment = url.partition("#")
-    query = f"?{urlencode({'hl': words})}" if words else ""
-    return base + query + (f"#{fragment}" if fragment else "")
+    return base + _highlight_query(words) + (f"#{fragment}" if fragment else "")
 
 
 @dataclass
@@ -101,13 +106,21 @@ def _squeeze(text: str) -> str:
     return head + inner + tail
 
 
+@functools.lru_cache(maxsize=2048)
+def _search_plan(stems: frozenset[str]) -> tuple[tuple[str, ...], bool]:
+    """``_prefixes(stems)``, and whether they are all word characters (so ``str.find``
+    finds the same words as the pattern): the same for every text of one query."""
+    prefixes = _prefixes(stems)
+    return prefixes, all(_WORDLIKE.fullmatch(p) for p in prefixes)
+
+
 def _starts(text: str, prefixes: tuple[str, ...]) -> list[tuple[int, int]] | None:
     """``_candidates(stems).finditer(text)`` as spans, by ``str.find`` on the lower-cased
     text (three times faster than the case-insensitive pattern, which tries every
-    position); None when that would not find the same words (a prefix that is not all
-    word characters, or a text whose lower case is not the same length)."""
+    position), for prefixes of word characters only; None when the text's lower case is
+    not the same length (the offsets would not line up)."""
     low = text.lower()
-    if len(low) != len(text) or not all(_WORDLIKE.fullmatch(p) for p in prefixes):
+    if len(low) != len(text):
         return None
     starts = set()
     for prefix in prefixes:
@@ -122,13 +135,31 @@ def _starts(text: str, prefixes: tuple[str, ...]) -> list[tuple[int, int]] | Non
 
 def _spans(text: str, stems: frozenset[str]) -> list[tuple[int, int]]:
     """Where ``text`` holds a word whose index term is one of ``stems``."""
-    prefixes = _prefixes(stems)
+    prefixes, wordlike = _search_plan(stems)
     if not prefixes:
         return []
-    found = _starts(text, prefixes)
+    found = _starts(text, prefixes) if wordlike else None
     if found is None:
         found = [m.span() for m in _candidates(stems).finditer(text)]
     return [(s, e) for s, e in found if stem(text[s:e].lower()) in stems]
+
+
+# Where the <mark> tags go, in the raw extract: characters no policy text holds (a text
+# that does hold one has its extract escaped piece by piece instead).
+_OPEN, _CLOSE = "\x02", "\x03"
+
+
+def _marked(pieces: list[str], words: list[bool]) -> str:
+    """The pieces escaped, those that are ``words`` inside <mark>: one escape of the
+    whole extract, which is the same text as escaping every piece (escaping is
+    character by character)."""
+    raw = "".join(pieces)
+    if _OPEN in raw or _CLOSE in raw:
+        return "".join(f"<mark>{escape(p)}</mark>" if w else str(escape(p))
+                       for p, w in zip(pieces, words, strict=True))
+    joined = "".join(f"{_OPEN}{p}{_CLOSE}" if w else p
+                     for p, w in zip(pieces, words, strict=True))
+    return str(escape(joined)).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
 
 
 def snippet(text: str, stems: frozenset[str],
@@ -155,20 +186,22 @@ def snippet(text: str, stems: frozenset[str],
         space = text.find(" ", start)
         start = space + 1 if 0 <= space < spans[best][0] else start
     end = min(len(text), start + width)
-    parts: list[str] = ["…" if start else ""]
+    pieces: list[str] = ["…" if start else ""]
+    words: list[bool] = [False]
     pos = start
     seen: set[str] = set()
     for s, e in spans:
         if s < start or e > end:
             continue
         word = text[s:e]
-        parts += (escape(text[pos:s]), "<mark>", escape(word), "</mark>")
+        pieces += (text[pos:s], word)
+        words += (False, True)
         seen.add(word.lower())
         pos = e
-    parts.append(escape(text[pos:end]))
-    parts.append("…" if end < len(text) else "")
-    # Every piece of text was escaped above; only our own <mark> tags are markup.
-    return Markup(_squeeze("".join(parts))), seen  # noqa: S704
+    pieces += (text[pos:end], "…" if end < len(text) else "")
+    words += (False, False)
+    # Every piece of text is escaped by ``_marked``; only our own <mark> tags are markup.
+    return Markup(_squeeze(_marked(pieces, words))), seen  # noqa: S704
 
 
 def _snippet(text: str, stems: frozenset[str]) -> tuple[Markup, frozenset[str]]:
@@ -183,14 +216,15 @@ def _snippet(text: str, stems: frozenset[str]) -> tuple[Markup, frozenset[str]]:
 
 def result(doc: Ranked, stems: frozenset[str]) -> Result:
     """One document as a result: its best place first, then up to two more sections."""
-    top, places = doc.top, doc.places
-    best = places[0] if places else top
+    top = doc.top
+    places = doc.places_decoded()  # decoded one by one: the later ones are often not needed
+    best = next(places, top)
     text, words = _snippet(best["text"], stems)
     if not words and best is not top:  # matched through the title only: say what it is
         text = _snippet(top["text"], stems)[0] if top["text"] else text
     marked = set(words) | _snippet(best["section"], stems)[1]  # heading words are marked too
     extra: list[Hit] = []
-    for rec in places[1:]:
+    for rec in places:
         if len(extra) >= SECTIONS_PER_DOC - 1:
             break
         if not rec["section"]:
