@@ -4,6 +4,7 @@
     .venv/bin/python bench/search.py                      # both sizes, this tree
     .venv/bin/python bench/search.py --sizes 1000 --requests 100
     .venv/bin/python bench/search.py --baseline main      # and main, in the same run
+    .venv/bin/python bench/search.py --sizes 10000 --requests 30 --baseline main --rounds 3
 
 For each size it generates a deterministic corpus with ``../shared/bench/gen_corpus.py``
 (a git repository), then, for this tree and for ``--baseline REV`` (checked out into a
@@ -20,8 +21,11 @@ which:
 - times each query class in-process with the answer cache off (``uncached``).
 
 Both trees get the same corpus (each its own copy and data directory), one after the
-other, so the ratios compare code measured under the same machine conditions.  Results
-go to bench/out/search.json.
+other.  A shared machine's speed drifts over minutes, so with ``--baseline`` the in-process
+timings are then taken ``--rounds`` more times (default 3), in fresh processes alternating
+between the trees (``now``, ``baseline``, ``baseline``, ``now``, ...), and each class's
+p50 and p95 are the medians over every round: the ratios compare code measured side by
+side.  Results go to bench/out/search.json.
 """
 
 from __future__ import annotations
@@ -178,13 +182,22 @@ def uncached(requests: int) -> dict[str, tuple[float, float, float, float]]:
     return out
 
 
-def child(size: int, content: Path, data: Path, requests: int) -> dict:
-    """Every measurement of one tree (``CODE``) over one corpus: run in its own process."""
+def uncached_report(requests: int) -> dict:
+    return {label: {"uncached_p50_ms": round(p50, 2), "uncached_p95_ms": round(p95, 2),
+                    "cpu_p50_ms": round(c50, 2), "cpu_p95_ms": round(c95, 2)}
+            for label, (p50, p95, c50, c95) in uncached(max(20, requests // 4)).items()}
+
+
+def child(size: int, content: Path, data: Path, requests: int, only_uncached: bool = False) -> dict:
+    """Every measurement of one tree (``CODE``) over one corpus: run in its own process
+    (``only_uncached``: the in-process timings alone, on an index built before)."""
     from tests.live import LiveServer
 
     env = {**os.environ, "KB_DATA_DIR": str(data), "KB_CONTENT_DIR": str(content),
            "SECRET_KEY": "bench-secret-key-0123456789abcdef"}
     os.environ.update(env)
+    if only_uncached:
+        return {"queries": uncached_report(requests)}
     flask = str(Path(sys.executable).with_name("flask"))
     start = time.perf_counter()
     subprocess.run([flask, "--app", "wsgi", "kb", "reindex"], cwd=CODE, env=env, check=True,
@@ -207,24 +220,42 @@ def child(size: int, content: Path, data: Path, requests: int) -> dict:
         p50, p95, n = typing(server.port)
         report["typing"] = {"p50_ms": round(p50, 1), "p95_ms": round(p95, 1), "requests": n}
         report["fresh_seconds"] = round(freshness(server.port, content), 2)
-    for label, (p50, p95, c50, c95) in uncached(max(20, requests // 4)).items():
-        report["queries"][label].update(uncached_p50_ms=round(p50, 2),
-                                        uncached_p95_ms=round(p95, 2),
-                                        cpu_p50_ms=round(c50, 2), cpu_p95_ms=round(c95, 2))
+    for label, row in uncached_report(requests).items():
+        report["queries"][label].update(row)
     return report
+
+
+def run_child(tree: Path, size: int, base: Path, requests: int, *extra: str) -> dict:
+    env = {**os.environ, "BENCH_CODE": str(tree), "PYTHONPATH": str(tree)}
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(size),
+                          str(base / "content"), str(base / "data"), "--requests",
+                          str(requests), *extra],
+                         cwd=tree, env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def measure_tree(tree: Path, size: int, corpus: Path, base: Path, requests: int) -> dict:
     """Run ``child`` for ``tree`` in a subprocess (its own imports, its own copy)."""
     shutil.rmtree(base, ignore_errors=True)
-    content, data = base / "content", base / "data"
-    shutil.copytree(corpus, content, symlinks=True)
-    data.mkdir(parents=True)
-    env = {**os.environ, "BENCH_CODE": str(tree), "PYTHONPATH": str(tree)}
-    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(size),
-                          str(content), str(data), "--requests", str(requests)],
-                         cwd=tree, env=env, check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    shutil.copytree(corpus, base / "content", symlinks=True)
+    (base / "data").mkdir(parents=True)
+    return run_child(tree, size, base, requests)
+
+
+def more_rounds(trees: list[tuple[Path, Path, dict]], size: int, requests: int,
+                rounds: int) -> None:
+    """Take the in-process timings ``rounds`` more times per tree, alternating trees (each
+    round reverses the order), and keep each figure's median over all rounds."""
+    seen = [[rep["queries"]] for _tree, _base, rep in trees]
+    for n in range(rounds):
+        order = list(enumerate(trees))[::-1 if n % 2 == 0 else 1]
+        for i, (tree, base, _rep) in order:
+            seen[i].append(run_child(tree, size, base, requests, "--only-uncached")["queries"])
+    for (_tree, _base, rep), runs in zip(trees, seen, strict=True):
+        for label, row in rep["queries"].items():
+            for key in ("uncached_p50_ms", "uncached_p95_ms", "cpu_p50_ms", "cpu_p95_ms"):
+                row[key] = round(statistics.median(r[label][key] for r in runs), 2)
+        rep["uncached_rounds"] = len(runs)
 
 
 def ok(value: float, goal: float) -> str:
@@ -266,7 +297,10 @@ def show(rep: dict, old: dict | None) -> None:
     print(f"  a commit searchable from every worker after {rep['fresh_seconds']} s "
           f"({ok(rep['fresh_seconds'], GOAL_FRESH)}, goal {GOAL_FRESH:g} s)"
           + (f"; baseline {o['fresh_seconds']} s" if old else ""))
-    print("  (uncached = in-process, answer cache off, wall time; ratio = baseline / now)")
+    rounds = rep.get("uncached_rounds", 1)
+    print("  (uncached = in-process, answer cache off, wall time"
+          + (f"; medians of {rounds} rounds per tree, alternating" if rounds > 1 else "")
+          + "; ratio = baseline / now)")
 
 
 def main() -> None:
@@ -274,12 +308,16 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--baseline", metavar="REV", help="also measure this git revision")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="with --baseline: more in-process rounds per tree, alternating")
     parser.add_argument("--child", nargs=3, metavar=("SIZE", "CONTENT", "DATA"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--only-uncached", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         size, content, data = args.child
-        print(json.dumps(child(int(size), Path(content), Path(data), args.requests)))
+        print(json.dumps(child(int(size), Path(content), Path(data), args.requests,
+                               args.only_uncached)))
         return
     OUT.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
@@ -309,6 +347,10 @@ def main() -> None:
             rep = measure_tree(ROOT, size, corpus, OUT / f"n{size}" / "now", args.requests)
             old = (measure_tree(baseline, size, corpus, OUT / f"n{size}" / "baseline",
                                 args.requests) if baseline else None)
+            if old is not None and args.rounds > 0:
+                more_rounds([(ROOT, OUT / f"n{size}" / "now", rep),
+                             (baseline, OUT / f"n{size}" / "baseline", old)],
+                            size, args.requests, args.rounds)
             show(rep, old)
             reports.append({"now": rep, "baseline": old})
         (OUT / "search.json").write_text(json.dumps(reports, indent=2))
