@@ -4,7 +4,7 @@
     .venv/bin/python bench/search.py                      # both sizes, this tree
     .venv/bin/python bench/search.py --sizes 1000 --requests 100
     .venv/bin/python bench/search.py --baseline main      # and main, in the same run
-    .venv/bin/python bench/search.py --sizes 10000 --requests 30 --baseline main --rounds 3
+    .venv/bin/python bench/search.py --sizes 10000 --requests 30 --baseline main --rounds 8
 
 For each size it generates a deterministic corpus with ``../shared/bench/gen_corpus.py``
 (a git repository), then, for this tree and for ``--baseline REV`` (checked out into a
@@ -22,7 +22,7 @@ which:
 
 Both trees get the same corpus (each its own copy and data directory), one after the
 other.  A shared machine's speed drifts over minutes, so with ``--baseline`` the in-process
-timings are then taken ``--rounds`` more times (default 3), in fresh processes alternating
+timings are then taken ``--rounds`` more times (default 8), in fresh processes alternating
 between the trees (``now``, ``baseline``, ``baseline``, ``now``, ...), and each class's
 p50 and p95 are the medians over every round: the ratios compare code measured side by
 side.  Results go to bench/out/search.json.
@@ -308,7 +308,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--baseline", metavar="REV", help="also measure this git revision")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=8,
                         help="with --baseline: more in-process rounds per tree, alternating")
     parser.add_argument("--child", nargs=3, metavar=("SIZE", "CONTENT", "DATA"),
                         help=argparse.SUPPRESS)
