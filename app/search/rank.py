@@ -157,8 +157,10 @@ def compose(plan: Plan, level: str, present: Present, *, every_group: bool = Fal
         return tantivy.Query.empty_query()  # a group no field holds: nothing can match
     for found in filter(None, groups):
         best, covered = found
-        occur = tantivy.Occur.Must if every_group else tantivy.Occur.Should
-        parts += [(occur, best), (tantivy.Occur.Should, covered)]
+        # Whether some record holds every group needs no score: the coverage clauses,
+        # which only add to scores, are left out of that query.
+        parts += ([(tantivy.Occur.Must, covered)] if every_group else
+                  [(tantivy.Occur.Should, best), (tantivy.Occur.Should, covered)])
     # Some group must match (every optional clause implies one does): filters and phrases
     # alone only narrow.
     return tantivy.Query.boolean_query(
