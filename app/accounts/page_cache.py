@@ -60,8 +60,7 @@ def _candidate() -> tuple | None:
 def unchanged_since(then: str, head: str, rel: str, folders: tuple) -> bool:
     """Whether a page rendered at commit ``then`` is still what its view answers at
     ``head``: the same commit, or later ones that did not touch its file and did not change
-    the layout (kind -> folder) its slug was resolved in.  Shared by the agents' kept pages
-    (``app.web.staff_pages``)."""
+    the layout (kind -> folder) its slug was resolved in."""
     if then == head:
         return True
     move = repo().moves.between(then, head)
@@ -69,12 +68,20 @@ def unchanged_since(then: str, head: str, rel: str, folders: tuple) -> bool:
             and tuple(store().folders().items()) == folders)
 
 
-def _fresh(page: _Page, head: str, key: tuple) -> bool:
-    if page.day != today() or not unchanged_since(page.head, head, page.rel, page.folders):
+def current_at(pages: SizedLRU, key: tuple, page, head: str) -> bool:
+    """Whether a kept ``page`` (any dataclass with ``head``, ``rel`` and ``folders``) is
+    still current at ``head`` (``unchanged_since``); a page carried over a move is kept
+    again at ``head``, so next time it is one compare.  Shared by the agents' kept pages
+    (``app.web.staff_pages``)."""
+    if not unchanged_since(page.head, head, page.rel, page.folders):
         return False
-    if page.head != head:  # carried over the move: next time one compare
-        _pages().put(key, dataclasses.replace(page, head=head))
+    if page.head != head:
+        pages.put(key, dataclasses.replace(page, head=head))
     return True
+
+
+def _fresh(page: _Page, head: str, key: tuple) -> bool:
+    return page.day == today() and current_at(_pages(), key, page, head)
 
 
 def serve() -> object | None:

@@ -27,7 +27,7 @@ import dataclasses
 from flask import Flask, current_app, g, request, session
 from flask_login import current_user
 
-from app.accounts.page_cache import unchanged_since
+from app.accounts.page_cache import current_at
 from app.accounts.security import csrf_token
 from app.caching.lru import SizedLRU
 from app.clock import today
@@ -66,14 +66,6 @@ def _key() -> tuple | None:
             request.script_root, request.path, request.query_string)
 
 
-def _fresh(page: _Page, head: str, key: tuple) -> bool:
-    if not unchanged_since(page.head, head, page.rel, page.folders):
-        return False
-    if page.head != head:  # carried over the move: next time one compare
-        _pages().put(key, dataclasses.replace(page, head=head))
-    return True
-
-
 def serve() -> object | None:
     """Before the view: the kept page when it is still current, else note what to keep."""
     key = _key()
@@ -81,7 +73,7 @@ def serve() -> object | None:
         return None
     head = repo().head()
     page = _pages().get(key)
-    if page is not None and _fresh(page, head, key):
+    if page is not None and current_at(_pages(), key, page, head):
         g.kb_staff_page = None
         body = page.body.replace(PLACEHOLDER, csrf_token())  # this session's token
         return current_app.response_class(body, mimetype="text/html")
