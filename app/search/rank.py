@@ -207,15 +207,15 @@ def _among(numbers: list[int], score: float) -> tantivy.Query:
 
 
 def _nearness(searcher: tantivy.Searcher, plan: Plan, present: Present,
-              numbers: list[int]) -> dict[Key, float]:
-    """The nearness bonus (``_near``) of every record of these documents that has one.
+              among: tantivy.Query) -> dict[Key, float]:
+    """The nearness bonus (``_near``) of the records ``among`` selects (some documents'
+    records, scoring 0) that have one.
 
     One small search per pair and field, each led by the documents' own records: as an
     optional clause of the main searches, a phrase of two common words was matched on
     every page holding both (half the time of a two-word search), though only the best
     pages' scores are ever used."""
     bonus: dict[Key, float] = {}
-    among = _among(numbers, 0.0)
     for near in _near(plan, present):
         query = _both(among, near)
         for found, address in searcher.search(query, MAX_RECORDS, count=False).hits:
@@ -240,11 +240,11 @@ def rank(searcher: tantivy.Searcher, plan: Plan, limit: int) -> tuple[list[Ranke
     matched: dict[int, list[tantivy.DocAddress]] = {}
     if score and (plan.groups or plan.phrases):
         mine = list(score)
-        bonus = _nearness(searcher, plan, present, mine)
+        among = _among(mine, 0.0)  # leads the nearness searches and the places' phrases
+        bonus = _nearness(searcher, plan, present, among)
         for number in mine:
             score[number] += bonus.get(_key(address[number]), 0.0)
-        query = _both(_among(mine, 1.0),
-                      compose(plan, "place", present, among=_among(mine, 0.0)))
+        query = _both(_among(mine, 1.0), compose(plan, "place", present, among=among))
         places = searcher.search(query, MAX_RECORDS, count=False).hits
         owners = searcher.fast_field_values("docno", [a for _s, a in places])
         ranked = [(s, a, n) for (s, a), n in zip(places, owners, strict=True)]
