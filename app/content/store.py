@@ -39,12 +39,6 @@ from app.repo import gittree
 from app.repo.gitrepo import GitRepo
 from app.repo.headmoves import Move
 
-# From this many blobs on, one ``git cat-file --batch`` process reads them: libgit2 undoes
-# a blob's whole delta chain on every lookup (about 0.75 ms a blob in a packed repository
-# with git's default depth of 50: 7.5 s for 10,000 documents), where git keeps the bases it
-# has undone (0.8 s).  Fewer blobs go through libgit2, which starts no process.
-BATCH_BLOBS = 32
-
 
 def _catalogue_order(doc: Document) -> tuple:
     return doc.kind != "policy", doc.title.lower(), doc.path
@@ -178,7 +172,7 @@ class ContentStore:
                 found[rel] = doc
             else:
                 missing.append((kind, slug, rel, entry.blob))
-        data = _read(self.repo, [blob for *_, blob in missing]) if missing else {}
+        data = gittree.read(self.repo, [blob for *_, blob in missing]) if missing else {}
         for kind, slug, rel, blob in missing:
             if blob in data:
                 found[rel] = self._parsed[(blob, rel)] = _parse(data[blob], kind, slug, rel)
@@ -260,13 +254,6 @@ class ContentStore:
     def uncommitted(self) -> list[str]:
         """Files of the work tree that differ from HEAD: not served until committed."""
         return gittree.uncommitted(self.repo)
-
-
-def _read(repo: GitRepo, blobs: list[str]) -> dict[str, bytes]:
-    """Blob id -> bytes; many blobs in one ``cat-file`` process (see ``BATCH_BLOBS``)."""
-    if len(blobs) >= BATCH_BLOBS:
-        return repo.read_blobs(blobs)
-    return gittree.read(repo, blobs)
 
 
 def _parse(data: bytes, kind: str, slug: str, rel: str) -> Document:
