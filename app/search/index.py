@@ -64,11 +64,11 @@ _LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MARKUP_RE = re.compile(r"<[^>]{0,200}>|\{%.{0,300}?%\}|[*_`]+|^[!?]{3}[ \t]*[\w-]+"
                         r"|^[ \t]*[:|>-]+[ \t]*", re.M)
 # The same in two passes, which Python's regex engine runs in two thirds of the time: the
-# pattern above tries its line-start branches at every position.  Equivalent when the
-# text holds no "<": only a tag can run across a line start (see ``plain``).
-_LINE_MARKUP_RE = re.compile(r"^(?:[!?]{3}[ \t]*[\w-]+|[ \t]*[:|>-]+[ \t]*)", re.M)
-_INLINE_MARKUP_RE = re.compile(r"\{%.{0,300}?%\}|[*_`]+")
+# pattern above tries its line-start branches at every position, where these find line
+# starts as "\n".  Equivalent when the text holds no "<": only a tag can run across a
+# line start (see ``plain``).
 _LINE_MARKUP_NL_RE = re.compile(r"\n(?:[!?]{3}[ \t]*[\w-]+|[ \t]*[:|>-]+[ \t]*)")
+_INLINE_MARKUP_RE = re.compile(r"\{%.{0,300}?%\}|[*_`]+")
 
 
 def make_schema() -> tantivy.Schema:
