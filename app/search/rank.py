@@ -167,22 +167,31 @@ def compose(plan: Plan, level: str, present: Present, *, every_group: bool = Fal
         parts, minimum_number_should_match=1 if plan.groups and not every_group else None)
 
 
+_decode = json.JSONDecoder().raw_decode  # ``json.loads`` without its checks: a third faster
+
+
+def _record(data: bytes) -> dict:
+    return _decode(data.decode())[0]
+
+
 @dataclass
 class Ranked:
-    """One document of an answer; records are decoded only for the documents shown."""
+    """One document of an answer; records are read only for the documents shown, and
+    their places only as far as they are used."""
 
     path: str
     score: float
     stored: bytes  # the document's own record (title, url, kind, audience, top text)
-    matched: list[bytes] = field(default_factory=list)  # its matching places, best first
+    searcher: tantivy.Searcher | None = None
+    matched: list[tantivy.DocAddress] = field(default_factory=list)  # its places, best first
 
     @property
     def top(self) -> dict:
-        return json.loads(self.stored.decode())
+        return _record(self.stored)
 
     def places_decoded(self) -> Iterator[dict]:
-        """Its matching places, best first, each decoded when it is reached."""
-        return (json.loads(p.decode()) for p in self.matched)
+        """Its matching places, best first, each read and decoded when it is reached."""
+        return (_record(_stored(self.searcher, a)[1]) for a in self.matched)
 
 
 def _stored(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> tuple[str, bytes]:
@@ -265,8 +274,7 @@ def rank(searcher: tantivy.Searcher, plan: Plan, limit: int) -> tuple[list[Ranke
     shown = []
     for number in (n for n in score if score[n] >= floor):
         path, data = _stored(searcher, address[number])
-        shown.append(Ranked(path, score[number], data))
-        shown[-1].matched = [_stored(searcher, a)[1] for a in matched.get(number, [])]
+        shown.append(Ranked(path, score[number], data, searcher, matched.get(number, [])))
     order = sorted(shown, key=lambda r: (-r.score, r.path))[:limit]
     partial = False
     if len(plan.groups) > 1 and docs.count:

@@ -111,7 +111,12 @@ def _search_plan(stems: frozenset[str]) -> tuple[tuple[str, ...], bool]:
     """``_prefixes(stems)``, and whether they are all word characters (so ``str.find``
     finds the same words as the pattern): the same for every text of one query."""
     prefixes = _prefixes(stems)
-    return prefixes, all(_WORDLIKE.fullmatch(p) for p in prefixes)
+    if not all(_WORDLIKE.fullmatch(p) for p in prefixes):
+        return prefixes, False
+    # A word starting with "deliver" also starts with "deliv": the same start is found,
+    # and each match runs to the end of its word, so the longer prefix finds nothing more.
+    return tuple(p for p in prefixes
+                 if not any(q != p and p.startswith(q) for q in prefixes)), True
 
 
 def _starts(text: str, prefixes: tuple[str, ...]) -> list[tuple[int, int]] | None:
@@ -144,22 +149,37 @@ def _spans(text: str, stems: frozenset[str]) -> list[tuple[int, int]]:
     return [(s, e) for s, e in found if stem(text[s:e].lower()) in stems]
 
 
-# Where the <mark> tags go, in the raw extract: characters no policy text holds (a text
-# that does hold one has its extract escaped piece by piece instead).
+# Where the <mark> tags go, in the raw extract: characters no policy text holds (an
+# extract that does hold one is escaped piece by piece instead).
 _OPEN, _CLOSE = "\x02", "\x03"
+_SPECIAL = re.compile(r"[&<>\"'\x02\x03]")  # what escaping changes, and the marks
 
 
-def _marked(pieces: list[str], words: list[bool]) -> str:
-    """The pieces escaped, those that are ``words`` inside <mark>: one escape of the
-    whole extract, which is the same text as escaping every piece (escaping is
-    character by character)."""
-    raw = "".join(pieces)
-    if _OPEN in raw or _CLOSE in raw:
-        return "".join(f"<mark>{escape(p)}</mark>" if w else str(escape(p))
-                       for p, w in zip(pieces, words, strict=True))
-    joined = "".join(f"{_OPEN}{p}{_CLOSE}" if w else p
-                     for p, w in zip(pieces, words, strict=True))
+def _marked(extract: str, pieces: list[str]) -> str:
+    """``pieces`` (the extract cut at its words, a word between ``_OPEN`` and ``_CLOSE``)
+    escaped, the words inside <mark>: one escape of the whole, the same text as escaping
+    every piece (escaping is character by character); none when nothing needs it."""
+    joined = "".join(pieces)
+    if not _SPECIAL.search(extract):
+        return joined.replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
+    if _OPEN in extract or _CLOSE in extract:  # the marks themselves: piece by piece
+        return "".join(f"<mark>{escape(p[1:-1])}</mark>" if p[:1] == _OPEN and p[-1:] == _CLOSE
+                       and len(p) > 1 else str(escape(p)) for p in _pieces(pieces))
     return str(escape(joined)).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
+
+
+def _pieces(pieces: list[str]) -> list[str]:
+    """The pieces of ``_marked`` with each word and its marks as one piece."""
+    out: list[str] = []
+    i = 0
+    while i < len(pieces):
+        if pieces[i] is _OPEN:
+            out.append(_OPEN + pieces[i + 1] + _CLOSE)
+            i += 3
+        else:
+            out.append(pieces[i])
+            i += 1
+    return out
 
 
 def snippet(text: str, stems: frozenset[str],
@@ -186,22 +206,21 @@ def snippet(text: str, stems: frozenset[str],
         space = text.find(" ", start)
         start = space + 1 if 0 <= space < spans[best][0] else start
     end = min(len(text), start + width)
-    pieces: list[str] = ["…" if start else ""]
-    words: list[bool] = [False]
+    pieces: list[str] = []
     pos = start
     seen: set[str] = set()
     for s, e in spans:
         if s < start or e > end:
             continue
         word = text[s:e]
-        pieces += (text[pos:s], word)
-        words += (False, True)
+        pieces += (text[pos:s], _OPEN, word, _CLOSE)
         seen.add(word.lower())
         pos = e
-    pieces += (text[pos:end], "…" if end < len(text) else "")
-    words += (False, False)
+    pieces.append(text[pos:end])
+    marked = _marked(text[start:end], pieces)
     # Every piece of text is escaped by ``_marked``; only our own <mark> tags are markup.
-    return Markup(_squeeze(_marked(pieces, words))), seen  # noqa: S704
+    return Markup(_squeeze(("…" if start else "") + marked  # noqa: S704
+                           + ("…" if end < len(text) else ""))), seen
 
 
 def _snippet(text: str, stems: frozenset[str]) -> tuple[Markup, frozenset[str]]:
@@ -225,8 +244,6 @@ def result(doc: Ranked, stems: frozenset[str]) -> Result:
     marked = set(words) | _snippet(best["section"], stems)[1]  # heading words are marked too
     extra: list[Hit] = []
     for rec in places:
-        if len(extra) >= SECTIONS_PER_DOC - 1:
-            break
         if not rec["section"]:
             continue
         extra_snippet, found = _snippet(rec["text"], stems)
@@ -234,6 +251,8 @@ def result(doc: Ranked, stems: frozenset[str]) -> Result:
             continue
         marked |= found
         extra.append(Hit(rec["doc_title"], rec["url"], rec["section"], extra_snippet))
+        if len(extra) >= SECTIONS_PER_DOC - 1:  # before the next place is read
+            break
     hl = " ".join(sorted(marked)[:12])
     for hit in extra:
         hit.link = with_highlight(hit.url, hl)
