@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import tantivy
@@ -206,13 +206,13 @@ def _key(address: tantivy.DocAddress) -> Key:
     return address.segment_ord, address.doc
 
 
-def _among(numbers: list[int], score: float) -> tantivy.Query:
-    """The records (document and places) of these documents, each scoring ``score``.
+def _among(numbers: list[int]) -> tantivy.Query:
+    """The records (document and places) of these documents (give it a score with
+    ``const_score_query``).
 
     Term queries, not ``term_set_query``: a set of terms matches as a bit set the size of
     the index, so it never leads an intersection, and the other clause is read whole."""
-    return tantivy.Query.const_score_query(_any([tantivy.Query.term_query(SCHEMA, "docno", n)
-                                                 for n in numbers]), score)
+    return _any([tantivy.Query.term_query(SCHEMA, "docno", n) for n in numbers])
 
 
 def _nearness(searcher: tantivy.Searcher, plan: Plan, present: Present,
@@ -248,25 +248,27 @@ def rank(searcher: tantivy.Searcher, plan: Plan, limit: int) -> tuple[list[Ranke
     address = {n: a for n, (_s, a) in zip(numbers, docs.hits, strict=True)}
     matched: dict[int, list[tantivy.DocAddress]] = {}
     if score and (plan.groups or plan.phrases):
-        mine = list(score)
-        among = _among(mine, 0.0)  # leads the nearness searches and the places' phrases
+        records = _among(list(score))
+        among = tantivy.Query.const_score_query(records, 0.0)  # leads nearness and phrases
         bonus = _nearness(searcher, plan, present, among)
-        for number in mine:
-            score[number] += bonus.get(_key(address[number]), 0.0)
-        query = _both(_among(mine, 1.0), compose(plan, "place", present, among=among))
+        if bonus:
+            for number in score:
+                score[number] += bonus.get(_key(address[number]), 0.0)
+        query = _both(tantivy.Query.const_score_query(records, 1.0),
+                      compose(plan, "place", present, among=among))
         places = searcher.search(query, MAX_RECORDS, count=False).hits
         owners = searcher.fast_field_values("docno", [a for _s, a in places])
-        ranked = [(s, a, n) for (s, a), n in zip(places, owners, strict=True)]
+        ranked: Iterable[tuple[float, tantivy.DocAddress, int]] = (
+            (s, a, n) for (s, a), n in zip(places, owners, strict=True))
         if bonus:  # tantivy's order, by score then address, with the bonus added
             ranked = sorted(((s + bonus.get(_key(a), 0.0), a, n) for s, a, n in ranked),
                             key=lambda p: (-p[0], _key(p[1])))
-        best: dict[int, float] = {}
         for place_score, place, number in ranked:
-            best.setdefault(number, place_score)
-            if len(found := matched.setdefault(number, [])) < PLACES:
+            if (found := matched.get(number)) is None:  # its best place
+                matched[number] = [place]
+                score[number] += PLACE_WEIGHT * place_score
+            elif len(found) < PLACES:
                 found.append(place)
-        for number, place_score in best.items():
-            score[number] += PLACE_WEIGHT * place_score
     # The order is (-score, path): the documents scoring at least the ``limit``-th best
     # are all read (their paths settle ties), the others never are.
     scores = sorted(score.values(), reverse=True)
