@@ -222,6 +222,28 @@ def test_the_commonest_completion_leads(app, content_dir):
     assert urls(find(app, "refu"))[0] == "/policies/refunds"
 
 
+@pytest.mark.parametrize("typed", ["quorbl", "quorbler", "quorblary ", "quorblery"])
+def test_a_word_being_typed_or_misspelt_weighs_as_the_word_meant(app, content_dir, typed):
+    """The coverage bonus of a word is scaled by its rarity: a word still being typed, or
+    misspelt, counts as the word meant ("quorblery", whose index term "quorbleri" is no
+    word), not as a word no page holds, so results do not jump when the word is done."""
+    from app.search.query import Lexicon, plan
+
+    commit(content_dir, {f"faq/q{n}.md": f"---\naudience: public\ntitle: Q{n}\n---\n"
+                         "The quorblery rules.\n" for n in range(3)})
+    with app.app_context():
+        svc = service()
+        svc.sync()
+        lexicon = Lexicon(svc.searcher("public"), ("test",))
+
+        def rarity(text: str) -> float:
+            return plan(lexicon, parse(text), svc.synonyms).groups[0].rarity
+
+        meant = rarity("quorblery ")
+        assert meant < 0.9  # three pages of the index hold it
+        assert rarity(typed) == pytest.approx(meant)
+
+
 @pytest.mark.parametrize("viewer", [PUBLIC, STAFF])
 def test_completions_come_from_the_viewers_own_index(app, viewer):
     prefix = CANARY_BLOCK[:6]

@@ -227,6 +227,9 @@ class Group:
     options: list[Option]
     typed: str  # the words as typed
     rarity: float = 1.0  # see ``Lexicon.rarity``
+    # The word whose rarity the group has, when not the one typed: the correction of a
+    # typo, the commonest completion of a word being typed ("deliv" weighs as "delivery").
+    weighed: str = ""
 
 
 @dataclass
@@ -286,20 +289,23 @@ def plan(lexicon: Lexicon, parsed: Parsed, synonyms: Synonyms) -> Plan:
             i += 2
             continue
         options: list[Option] = [((term,), 1.0)] if term else []
-        fixed = word
+        fixed = weighed = word
         if typing and i == last:
-            options += _completed(lexicon, word)
+            done = lexicon.completions(word)
+            options += _completed(lexicon, word, done)
+            if done and not lexicon.count(word):
+                weighed = done[0][0]
         if term and not lexicon.count(word) and not (typing and i == last and options[1:]):
             if typos < TYPO_WORDS and (fixes := lexicon.corrections(word)):
                 typos += 1
                 options += [((stem(f),), FUZZY_BOOST) for f in fixes]
-                fixed = fixes[0]
+                fixed = weighed = fixes[0]
         elif term and lexicon.count(word) and len(word) >= 6:
             options += _split(lexicon, word)
         corrected.append(fixed)
         options = _merge(options)
         if options:
-            groups.append(Group(options, word))
+            groups.append(Group(options, word, weighed=weighed))
         i += 1
     groups += _intent(parsed.words[:MAX_WORDS])
     phrases = []
@@ -315,7 +321,7 @@ def plan(lexicon: Lexicon, parsed: Parsed, synonyms: Synonyms) -> Plan:
                               + [f"tag:{t}" for t in parsed.tags]
                               + [f"kind:{k}" for k in parsed.kinds])
     for group in groups:
-        group.rarity = lexicon.rarity(" ".join(
+        group.rarity = lexicon.rarity(group.weighed or " ".join(
             [group.typed, *([] if lexicon.count(group.typed.split()[0]) else
                             [o[0][0] for o in group.options[1:2]])]))
     only_common = bool(parsed.words) and not groups and not phrases
@@ -331,9 +337,11 @@ def _intent(typed: list[str]) -> list[Group]:
     return []
 
 
-def _completed(lexicon: Lexicon, word: str) -> list[Option]:
-    return [((stem(done),), 1.0 if done == word else PREFIX_BOOST * max(share, 0.1))
-            for done, share in lexicon.completions(word)]
+def _completed(lexicon: Lexicon, word: str,
+               done: list[tuple[str, float]] | None = None) -> list[Option]:
+    """The completions of ``word`` (``done``, when already looked up) as options."""
+    return [((stem(w),), 1.0 if w == word else PREFIX_BOOST * max(share, 0.1))
+            for w, share in (lexicon.completions(word) if done is None else done)]
 
 
 def _split(lexicon: Lexicon, word: str) -> list[Option]:
