@@ -52,6 +52,16 @@ def test_cache_keeps_audiences_and_limits_apart(app, plans, limit):
     assert len(plans) == 3
 
 
+def test_cache_keeps_answers_with_fewer_sections_apart(app, plans):
+    with app.app_context():
+        one = service().search("30 days", PUBLIC, sections=1)
+        every = service().search("30 days", PUBLIC)
+        service().search("30 days", PUBLIC, sections=1)  # from the cache
+    assert len(plans) == 2
+    assert [len(r.sections) for r in one.results] == [1]
+    assert [len(r.sections) for r in every.results] == [2]
+
+
 def test_a_commit_empties_the_cache(app, content_dir, plans):
     with app.app_context():
         assert service().search("quokka", PUBLIC).count == 0

@@ -456,6 +456,20 @@ def test_api_limit(client, content_dir):
     assert len(client.get("/api/search?q=shared").get_json()["results"]) == 5
 
 
+@pytest.mark.parametrize("sections, shown", [("1", 1), ("2", 2), ("3", 2), ("", 2), ("0", 2),
+                                             ("9", 2), ("x", 2)])
+def test_api_sections(client, sections, shown):
+    """``sections=1`` (the list shown while typing) keeps each result's best section only;
+    the same result, landing on the same place.  Other values give every section."""
+    full = client.get("/api/search?q=30%20days").get_json()["results"][0]
+    answer = client.get(f"/api/search?q=30%20days&sections={sections}").get_json()["results"][0]
+    assert len(answer["sections"]) == shown
+    assert answer["sections"] == full["sections"][:shown] or shown == 1
+    assert (answer["url"], answer["title"], answer["snippet"]) == \
+        (full["url"], full["title"], full["snippet"])
+    assert answer["sections"][0]["heading"] == full["sections"][0]["heading"]
+
+
 def test_search_box_on_every_page(client):
     for path in ("/", "/policies/refunds", "/search", "/login"):
         html = client.get(path).get_data(as_text=True)

@@ -233,8 +233,9 @@ def _snippet(text: str, stems: frozenset[str]) -> tuple[Markup, frozenset[str]]:
     return marked, found
 
 
-def result(doc: Ranked, stems: frozenset[str]) -> Result:
-    """One document as a result: its best place first, then up to two more sections."""
+def result(doc: Ranked, stems: frozenset[str], sections: int = SECTIONS_PER_DOC) -> Result:
+    """One document as a result: its best place first, then up to ``sections`` - 1 more
+    sections that hold the words (the words marked on the target page are those found)."""
     top = doc.top
     places = doc.places_decoded()  # decoded one by one: the later ones are often not needed
     best = next(places, top)
@@ -243,7 +244,7 @@ def result(doc: Ranked, stems: frozenset[str]) -> Result:
         text = _snippet(top["text"], stems)[0] if top["text"] else text
     marked = set(words) | _snippet(best["section"], stems)[1]  # heading words are marked too
     extra: list[Hit] = []
-    for rec in places:
+    for rec in places if sections > 1 else ():
         if not rec["section"]:
             continue
         extra_snippet, found = _snippet(rec["text"], stems)
@@ -251,7 +252,7 @@ def result(doc: Ranked, stems: frozenset[str]) -> Result:
             continue
         marked |= found
         extra.append(Hit(rec["doc_title"], rec["url"], rec["section"], extra_snippet))
-        if len(extra) >= SECTIONS_PER_DOC - 1:  # before the next place is read
+        if len(extra) >= sections - 1:  # before the next place is read
             break
     hl = " ".join(sorted(marked)[:12])
     for hit in extra:

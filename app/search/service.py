@@ -33,7 +33,7 @@ from app.search import index as si
 from app.search.build import build
 from app.search.query import Lexicon, Synonyms, normalise, parse, plan
 from app.search.rank import rank
-from app.search.results import Answer, answer_size, result
+from app.search.results import SECTIONS_PER_DOC, Answer, answer_size, result
 
 log = logging.getLogger(__name__)
 
@@ -222,13 +222,16 @@ class SearchService:
                 opened[name] = si.open_index(self.root / name).searcher()
             return opened[name]
 
-    def search(self, text: str, viewer: Viewer, limit: int = 10) -> Answer:
-        """Search the viewer's index.  A damaged index is rebuilt and the search retried
-        once; if that fails too the answer is empty (and logged), never an error page."""
+    def search(self, text: str, viewer: Viewer, limit: int = 10,
+               sections: int = SECTIONS_PER_DOC) -> Answer:
+        """Search the viewer's index: ``limit`` documents, each with up to ``sections``
+        matching sections (the list shown while typing shows one: the others' snippets
+        are not made).  A damaged index is rebuilt and the search retried once; if that
+        fails too the answer is empty (and logged), never an error page."""
         name = "staff" if viewer.sees_internal else "public"
         for attempt in range(2):
             try:
-                return self._search(text, name, limit)
+                return self._search(text, name, limit, sections)
             except si.IndexBusy:
                 log.warning("search index busy; answering with no results")
                 break
@@ -247,7 +250,7 @@ class SearchService:
         return Answer(query=text, audience=name, notice="Search is being rebuilt: "
                       "try again in a moment.")
 
-    def _search(self, text: str, name: str, limit: int) -> Answer:
+    def _search(self, text: str, name: str, limit: int, sections: int) -> Answer:
         parsed = parse(text)
         if parsed.empty:
             return Answer(query=text, audience=name,
@@ -255,19 +258,22 @@ class SearchService:
         self.synonyms.refresh()
         searcher = self.searcher(name)
         limit = max(1, min(limit, MAX_LIMIT))
+        sections = max(1, min(sections, SECTIONS_PER_DOC))
         # Answers are cached per worker, keyed by what they depend on: the index build
         # (every write changes it), the audience's index, the query, the synonyms, the
-        # limit.  Agents typing the same words letter by letter share the work.
+        # limit and sections.  Agents typing the same words letter by letter share the work.
         state = self._opened[0]
         if state is None:  # no complete index: nothing to key an answer on
-            return replace(self._answer(searcher, ("", name), text, name, limit), query=text)
-        key = (state.build, name, normalise(text), parsed.partial, self.synonyms.stamp, limit)
-        cached = self._answers.remember(
-            key, lambda: self._answer(searcher, (state.build, name), text, name, limit))
+            return replace(self._answer(searcher, ("", name), text, name, limit, sections),
+                           query=text)
+        key = (state.build, name, normalise(text), parsed.partial, self.synonyms.stamp, limit,
+               sections)
+        cached = self._answers.remember(key, lambda: self._answer(
+            searcher, (state.build, name), text, name, limit, sections))
         return replace(cached, query=text)
 
     def _answer(self, searcher: tantivy.Searcher, build: tuple, text: str, name: str,
-                limit: int) -> Answer:
+                limit: int, sections: int) -> Answer:
         answer = Answer(query="", audience=name)
         steps = plan(Lexicon(searcher, build), parse(text), self.synonyms)
         answer.suggestion = steps.suggestion
@@ -278,7 +284,7 @@ class SearchService:
             return answer
         docs, answer.count, answer.fallback = rank(searcher, steps, limit)
         stems = frozenset(steps.stems)
-        answer.results = [result(doc, stems) for doc in docs]
+        answer.results = [result(doc, stems, sections) for doc in docs]
         return answer
 
 

@@ -9,7 +9,7 @@ from app.accounts.security import search_limit
 from app.db import get_db
 from app.lifecycle.search_log import CLICK_URL_RE, prune_now_and_then, record, record_click
 from app.search.query import MAX_QUERY, normalise
-from app.search.service import MAX_LIMIT, Answer, service
+from app.search.service import MAX_LIMIT, SECTIONS_PER_DOC, Answer, service
 
 bp = Blueprint("search", __name__)
 
@@ -22,6 +22,13 @@ def _query() -> str:
 def _limit(default: int) -> int:
     raw = request.args.get("limit", "")
     return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_LIMIT else default
+
+
+def _sections() -> int:
+    """``sections=1..3``: matching sections per result (the list shown while typing asks
+    for one, so the others' snippets are never made)."""
+    raw = request.args.get("sections", "")
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= SECTIONS_PER_DOC else SECTIONS_PER_DOC
 
 
 @bp.get("/search")
@@ -40,7 +47,8 @@ def page():
 @bp.get("/api/search")
 @search_limit
 def api():
-    answer = service().search(_query(), current_viewer(), limit=_limit(10))
+    answer = service().search(_query(), current_viewer(), limit=_limit(10),
+                              sections=_sections())
     return jsonify(as_json(answer))
 
 

@@ -185,7 +185,9 @@
       if (!q.trim()) { clear(); return; }
       var mine = controller = new AbortController();
       sentAt = performance.now();
-      var url = form.dataset.api + "?limit=8&q=" + encodeURIComponent(q) +
+      // One section per result: the list shows only the best one (the others' snippets
+      // are then never made).
+      var url = form.dataset.api + "?limit=8&sections=1&q=" + encodeURIComponent(q) +
         (asCustomer ? "&as=customer" : "");
       fetch(url, {signal: mine.signal, credentials: "same-origin",
                   headers: {"Accept": "application/json"}})
