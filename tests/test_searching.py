@@ -306,6 +306,8 @@ def test_snippets_escape_document_text(app, content_dir):
     "Type <script>alert(1)</script> & ampersands here.",
     "Control \x02<b>ampersands</b>\x03 characters & <i>tags</i>.",  # the marks' own
     "\x03ampersands\x02 <img src=x onerror=alert(1)>",
+    "\x02ampersands\x03",  # a mark's character alone between words
+    "Plain ampersands, nothing to escape",
 ])
 def test_snippet_marks_words_and_escapes_everything_else(text):
     from markupsafe import escape

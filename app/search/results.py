@@ -149,37 +149,15 @@ def _spans(text: str, stems: frozenset[str]) -> list[tuple[int, int]]:
     return [(s, e) for s, e in found if stem(text[s:e].lower()) in stems]
 
 
-# Where the <mark> tags go, in the raw extract: characters no policy text holds (an
-# extract that does hold one is escaped piece by piece instead).
+# Where the <mark> tags go in an extract that escaping changes: characters no policy text
+# holds, so that the whole extract is escaped at once (an extract that does hold one is
+# escaped piece by piece instead).
 _OPEN, _CLOSE = "\x02", "\x03"
 _SPECIAL = re.compile(r"[&<>\"'\x02\x03]")  # what escaping changes, and the marks
 
 
-def _marked(extract: str, pieces: list[str]) -> str:
-    """``pieces`` (the extract cut at its words, a word between ``_OPEN`` and ``_CLOSE``)
-    escaped, the words inside <mark>: one escape of the whole, the same text as escaping
-    every piece (escaping is character by character); none when nothing needs it."""
-    joined = "".join(pieces)
-    if not _SPECIAL.search(extract):
-        return joined.replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
-    if _OPEN in extract or _CLOSE in extract:  # the marks themselves: piece by piece
-        return "".join(f"<mark>{escape(p[1:-1])}</mark>" if p[:1] == _OPEN and p[-1:] == _CLOSE
-                       and len(p) > 1 else str(escape(p)) for p in _pieces(pieces))
-    return str(escape(joined)).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
-
-
-def _pieces(pieces: list[str]) -> list[str]:
-    """The pieces of ``_marked`` with each word and its marks as one piece."""
-    out: list[str] = []
-    i = 0
-    while i < len(pieces):
-        if pieces[i] is _OPEN:
-            out.append(_OPEN + pieces[i + 1] + _CLOSE)
-            i += 3
-        else:
-            out.append(pieces[i])
-            i += 1
-    return out
+def _escaped(text: str) -> str:
+    return str(escape(text))
 
 
 def snippet(text: str, stems: frozenset[str],
@@ -206,6 +184,15 @@ def snippet(text: str, stems: frozenset[str],
         space = text.find(" ", start)
         start = space + 1 if 0 <= space < spans[best][0] else start
     end = min(len(text), start + width)
+    # Escaping goes character by character, so escaping the whole extract with the marks
+    # in place is the same text as escaping each piece: one call, or none when nothing in
+    # the extract changes.
+    if not _SPECIAL.search(text, start, end):
+        keep, opening, closing = str, "<mark>", "</mark>"
+    elif _OPEN in text[start:end] or _CLOSE in text[start:end]:
+        keep, opening, closing = _escaped, "<mark>", "</mark>"
+    else:
+        keep, opening, closing = str, _OPEN, _CLOSE
     pieces: list[str] = []
     pos = start
     seen: set[str] = set()
@@ -213,12 +200,14 @@ def snippet(text: str, stems: frozenset[str],
         if s < start or e > end:
             continue
         word = text[s:e]
-        pieces += (text[pos:s], _OPEN, word, _CLOSE)
+        pieces += (keep(text[pos:s]), opening, keep(word), closing)
         seen.add(word.lower())
         pos = e
-    pieces.append(text[pos:end])
-    marked = _marked(text[start:end], pieces)
-    # Every piece of text is escaped by ``_marked``; only our own <mark> tags are markup.
+    pieces.append(keep(text[pos:end]))
+    marked = "".join(pieces)
+    if opening is _OPEN:
+        marked = _escaped(marked).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
+    # Every piece of text is escaped; only our own <mark> tags are markup.
     return Markup(_squeeze(("…" if start else "") + marked  # noqa: S704
                            + ("…" if end < len(text) else ""))), seen
 
