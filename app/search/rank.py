@@ -54,6 +54,7 @@ class Present:
     def __init__(self, searcher: tantivy.Searcher):
         self.searcher = searcher
         self._known: dict[tuple[str, str], bool] = {}
+        self._fields: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
 
     def has(self, name: str, term: str) -> bool:
         key = (name, term)
@@ -62,7 +63,11 @@ class Present:
         return self._known[key]
 
     def fields(self, terms: tuple[str, ...], names: tuple[str, ...] = TEXT_FIELDS) -> list[str]:
-        return [n for n in names if all(self.has(n, t) for t in terms)]
+        """The fields of ``names`` holding every one of ``terms`` (each query level asks)."""
+        key = (terms, names)
+        if key not in self._fields:
+            self._fields[key] = [n for n in names if all(self.has(n, t) for t in terms)]
+        return self._fields[key]
 
 
 def _option(name: str, terms: tuple[str, ...]) -> tantivy.Query:
@@ -258,12 +263,12 @@ def rank(searcher: tantivy.Searcher, plan: Plan, limit: int) -> tuple[list[Ranke
                       compose(plan, "place", present, among=among))
         places = searcher.search(query, MAX_RECORDS, count=False).hits
         owners = searcher.fast_field_values("docno", [a for _s, a in places])
-        ranked: Iterable[tuple[float, tantivy.DocAddress, int]] = (
-            (s, a, n) for (s, a), n in zip(places, owners, strict=True))
+        ranked: Iterable[tuple[tuple[float, tantivy.DocAddress], int]] = zip(places, owners,
+                                                                             strict=True)
         if bonus:  # tantivy's order, by score then address, with the bonus added
-            ranked = sorted(((s + bonus.get(_key(a), 0.0), a, n) for s, a, n in ranked),
-                            key=lambda p: (-p[0], _key(p[1])))
-        for place_score, place, number in ranked:
+            ranked = sorted((((s + bonus.get(_key(a), 0.0), a), n) for (s, a), n in ranked),
+                            key=lambda p: (-p[0][0], _key(p[0][1])))
+        for (place_score, place), number in ranked:
             if (found := matched.get(number)) is None:  # its best place
                 matched[number] = [place]
                 score[number] += PLACE_WEIGHT * place_score
