@@ -96,6 +96,20 @@ def test_every_word_ranks_first_and_any_word_still_finds(app):
     assert urls(find(app, "can I track where my order is"))[0] == "/faq/track-order"
 
 
+def test_a_page_holding_every_word_below_the_best_one_is_not_a_fallback(app, content_dir):
+    """"Some page holds every word" is true when the page holding them all is not the best:
+    here the best page has only the telling word, in its title."""
+    pages = {f"faq/common{n}.md": f"---\naudience: public\ntitle: C{n}\n---\nA quokka.\n"
+             for n in range(6)}
+    pages["faq/zebra.md"] = "---\naudience: public\ntitle: Zebra\n---\nZebra zebra zebra.\n"
+    pages["faq/both.md"] = ("---\naudience: public\ntitle: Animals\n---\n"
+                            + "Many words about a park. " * 30 + "A zebra met a quokka.\n")
+    commit(content_dir, pages)
+    answer = find(app, "zebra quokka")
+    assert urls(answer)[0] == "/faq/zebra" and "/faq/both" in urls(answer)
+    assert not answer.fallback
+
+
 @pytest.mark.parametrize(("q", "hits"), [
     ('"30 days of delivery"', 1),
     ('"ask for a refund"', 1),

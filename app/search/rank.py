@@ -283,10 +283,16 @@ def rank(searcher: tantivy.Searcher, plan: Plan, limit: int) -> tuple[list[Ranke
         path, data = _stored(searcher, address[number])
         shown.append(Ranked(path, score[number], data, searcher, matched.get(number, [])))
     order = sorted(shown, key=lambda r: (-r.score, r.path))[:limit]
-    partial = False
-    if len(plan.groups) > 1 and docs.count:
-        # Only whether any document matches: ordered by a column, nothing is scored.
-        every = searcher.search(compose(plan, "doc", present, every_group=True), 1, count=False,
-                                order_by_field="docno")
-        partial = not every.hits
+    partial = len(plan.groups) > 1 and docs.count > 0 and not _some_holds_every(
+        searcher, compose(plan, "doc", present, every_group=True), max(score, key=score.get))
     return order, docs.count, partial
+
+
+def _some_holds_every(searcher: tantivy.Searcher, every: tantivy.Query, best: int) -> bool:
+    """Whether some document matches ``every`` (all the groups).  The best document most
+    often does, and asking among its own records reads one window of the index instead of
+    every document's; only when it does not is the whole index asked (ordered by a column:
+    nothing is scored)."""
+    if searcher.search(_both(_among([best]), every), 1, count=False).hits:
+        return True
+    return bool(searcher.search(every, 1, count=False, order_by_field="docno").hits)
