@@ -57,7 +57,7 @@ def _candidate() -> tuple | None:
     return request.scheme, request.host, request.root_path, request.path
 
 
-def unchanged_since(then: str, head: str, rel: str, folders: tuple) -> bool:
+def _unchanged_since(then: str, head: str, rel: str, folders: tuple) -> bool:
     """Whether a page rendered at commit ``then`` is still what its view answers at
     ``head``: the same commit, or later ones that did not touch its file and did not change
     the layout (kind -> folder) its slug was resolved in."""
@@ -70,10 +70,10 @@ def unchanged_since(then: str, head: str, rel: str, folders: tuple) -> bool:
 
 def current_at(pages: SizedLRU, key: tuple, page, head: str) -> bool:
     """Whether a kept ``page`` (any dataclass with ``head``, ``rel`` and ``folders``) is
-    still current at ``head`` (``unchanged_since``); a page carried over a move is kept
+    still current at ``head`` (``_unchanged_since``); a page carried over a move is kept
     again at ``head``, so next time it is one compare.  Shared by the agents' kept pages
     (``app.web.staff_pages``)."""
-    if not unchanged_since(page.head, head, page.rel, page.folders):
+    if not _unchanged_since(page.head, head, page.rel, page.folders):
         return False
     if page.head != head:
         pages.put(key, dataclasses.replace(page, head=head))

@@ -274,7 +274,7 @@ def plan(lexicon: Lexicon, parsed: Parsed, synonyms: Synonyms) -> Plan:
             typed = tuple(s for s in stems[i:i + size] if s)
             options = [(e, 1.0 if e == typed else SYNONYM_BOOST) for e in group]
             if typing and i + size - 1 == last:
-                options += _completed(lexicon, kept[last])
+                options += _completed(kept[last], lexicon.completions(kept[last]))
             groups.append(Group(_merge(options), " ".join(kept[i:i + size])))
             corrected.extend(kept[i:i + size])
             i += size
@@ -292,7 +292,7 @@ def plan(lexicon: Lexicon, parsed: Parsed, synonyms: Synonyms) -> Plan:
         fixed = weighed = word
         if typing and i == last:
             done = lexicon.completions(word)
-            options += _completed(lexicon, word, done)
+            options += _completed(word, done)
             if done and not lexicon.count(word):
                 weighed = done[0][0]
         if term and not lexicon.count(word) and not (typing and i == last and options[1:]):
@@ -337,11 +337,10 @@ def _intent(typed: list[str]) -> list[Group]:
     return []
 
 
-def _completed(lexicon: Lexicon, word: str,
-               done: list[tuple[str, float]] | None = None) -> list[Option]:
-    """The completions of ``word`` (``done``, when already looked up) as options."""
+def _completed(word: str, done: list[tuple[str, float]]) -> list[Option]:
+    """The completions of ``word`` (``Lexicon.completions``) as options."""
     return [((stem(w),), 1.0 if w == word else PREFIX_BOOST * max(share, 0.1))
-            for w, share in (lexicon.completions(word) if done is None else done)]
+            for w, share in done]
 
 
 def _split(lexicon: Lexicon, word: str) -> list[Option]:
