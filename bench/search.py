@@ -11,7 +11,8 @@ For each size it generates a deterministic corpus with ``../shared/bench/gen_cor
 temporary ``git worktree``), runs a child process with ``PYTHONPATH`` pointing at that tree
 which:
 
-- rebuilds the index with ``flask --app wsgi kb reindex`` (timed);
+- rebuilds the index with ``flask --app wsgi kb reindex`` (timed; with ``--baseline``, again
+  in every round, and the build figure is the median);
 - starts gunicorn (2 workers, as in tests/live.py) and measures p50/p95 of sequential
   keep-alive requests per query class (the per-worker answer cache serves all but the
   first), then "as you type": queries typed letter by letter, every request a prefix
@@ -211,14 +212,14 @@ def child(size: int, content: Path, data: Path, requests: int, only_uncached: bo
     env = {**os.environ, "KB_DATA_DIR": str(data), "KB_CONTENT_DIR": str(content),
            "SECRET_KEY": "bench-secret-key-0123456789abcdef"}
     os.environ.update(env)
-    if only_uncached:
-        return {"queries": uncached_report(requests)}
     flask = str(Path(sys.executable).with_name("flask"))
-    start = time.perf_counter()
+    start = time.perf_counter()  # a full build (each round rebuilds over the last index)
     subprocess.run([flask, "--app", "wsgi", "kb", "reindex"], cwd=CODE, env=env, check=True,
                    capture_output=True)
-    build = time.perf_counter() - start
-    report = {"documents": size, "build_seconds": round(build, 2),
+    build = round(time.perf_counter() - start, 2)
+    if only_uncached:
+        return {"build_seconds": build, "queries": uncached_report(requests)}
+    report = {"documents": size, "build_seconds": build,
               "index_mb": round(dir_size(data / "index") / 1e6, 1), "queries": {}}
     with LiveServer(data, content, workers=2) as server:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
@@ -261,16 +262,18 @@ def more_rounds(trees: list[tuple[Path, Path, dict]], size: int, requests: int,
                 rounds: int) -> None:
     """Take the in-process timings ``rounds`` more times per tree, alternating trees (each
     round reverses the order), and keep each figure's median over all rounds."""
-    seen = [[rep["queries"]] for _tree, _base, rep in trees]
+    seen = [[rep] for _tree, _base, rep in trees]
     for n in range(rounds):
         order = list(enumerate(trees))[::-1 if n % 2 == 0 else 1]
         for i, (tree, base, _rep) in order:
-            seen[i].append(run_child(tree, size, base, requests, "--only-uncached")["queries"])
+            seen[i].append(run_child(tree, size, base, requests, "--only-uncached"))
     for (_tree, _base, rep), runs in zip(trees, seen, strict=True):
+        builds = [r["build_seconds"] for r in runs]
         for label, row in rep["queries"].items():
             for key in UNCACHED_KEYS:
-                row[key] = round(statistics.median(r[label][key] for r in runs), 2)
-        rep["uncached_rounds"] = len(runs)
+                row[key] = round(statistics.median(r["queries"][label][key] for r in runs), 2)
+        rep.update(uncached_rounds=len(runs), builds=builds,
+                   build_seconds=round(statistics.median(builds), 2))
 
 
 UNCACHED_KEYS = ("uncached_p50_ms", "uncached_p95_ms", "cpu_p50_ms", "cpu_p95_ms",
@@ -287,8 +290,10 @@ def ratio(now: float, then: float | None) -> str:
 
 def show(rep: dict, old: dict | None) -> None:
     o = old or {}
-    print(f"\n{rep['documents']:,} documents: build {rep['build_seconds']} s "
-          f"({ok(rep['build_seconds'], GOAL_BUILD)}, goal {GOAL_BUILD:g} s)"
+    spread = (f"median of {len(rep['builds'])}, {min(rep['builds'])}-{max(rep['builds'])} s; "
+              if len(rep.get("builds", ())) > 1 else "")
+    print(f"\n{rep['documents']:,} documents: build {rep['build_seconds']} s ({spread}"
+          f"{ok(rep['build_seconds'], GOAL_BUILD)}, goal {GOAL_BUILD:g} s)"
           + (f"; baseline {o['build_seconds']} s, {ratio(rep['build_seconds'], o['build_seconds'])}"
              " faster" if old else "")
           + f"; index {rep['index_mb']} MB" + (f" (baseline {o['index_mb']} MB)" if old else ""))
