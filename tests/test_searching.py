@@ -84,6 +84,39 @@ def test_stemming(app, q, expected):
     assert expected in urls(find(app, q))
 
 
+COMPOUNDS = {  # page -> (title, text)
+    "undo-release": ("Undoing a release", "A rollback restores the last release."),
+    "undo-order": ("Changing an order", "Staff can roll back an order change."),
+    "account": ("Your account", "Your login opens the account."),
+    "advisor": ("Advisors", "Ask the cybersecurity advisor."),
+    "security": ("Security", "Keep passwords safe."),
+    "cyber-week": ("Cyber week", "Prices drop in cyber week."),
+}
+
+
+def compound_pages(app, content_dir, q: str) -> list[str]:
+    commit(content_dir, {f"faq/{name}.md": f"---\ntitle: {title}\naudience: public\n---\n"
+                         f"{text}\n" for name, (title, text) in COMPOUNDS.items()})
+    found = [u.removeprefix("/faq/") for u in urls(find(app, q))]
+    return [name for name in found if name in COMPOUNDS]
+
+
+@pytest.mark.parametrize(("q", "expected"), [
+    ("roll back", {"undo-release", "undo-order"}),  # two words, held as one too
+    ("rollback", {"undo-release", "undo-order"}),  # one word, held as two too
+    ("log in", {"account"}),  # the second word a stop word, which no index holds
+    ("please log in ", {"account"}),
+])
+def test_compounds_match_written_as_one_word_or_two(app, content_dir, q, expected):
+    assert set(compound_pages(app, content_dir, q)) == expected
+
+
+def test_a_compound_also_finds_its_last_word_below_itself(app, content_dir):
+    """"cybersecurity" is a kind of security (the page titled "Security"), not of cyber
+    week; the page saying "cybersecurity" comes first."""
+    assert compound_pages(app, content_dir, "cybersecurity") == ["advisor", "security"]
+
+
 def test_every_word_ranks_first_and_any_word_still_finds(app):
     both = find(app, "refund window")
     assert not both.fallback and urls(both)[0] == "/policies/refunds"

@@ -42,6 +42,10 @@ MAX_OPTIONS = 32
 FUZZY_BOOST = 0.4  # a correction weighs less than the word itself
 PREFIX_BOOST = 0.6  # a completion of the word being typed ranks below the word itself
 SYNONYM_BOOST = 0.9
+# A word made of two index words also matches its last one, the word it names a kind of
+# ("cybersecurity" -> "security", "smartphone" -> "phone"), weighing half; only a last
+# part of five letters or more, as shorter ones are mostly particles ("rollback", "login").
+HEAD_MIN, HEAD_BOOST = 5, 0.5
 # What a question's opening asks for, though its words are dropped: "how much is postage"
 # wants a price, "how long does a refund take" a time.  Searched as one more group, weighing
 # half a word, so pages giving the price or the time rank first among those on the subject.
@@ -280,11 +284,14 @@ def plan(lexicon: Lexicon, parsed: Parsed, synonyms: Synonyms) -> Plan:
             i += size
             continue
         nxt = pairs[i + 1] if i < last else None
-        if term and nxt and nxt[1] and not (typing and i + 1 == last) \
-                and lexicon.count(word + nxt[0]):
-            # Two words the index also holds as one: "roll back" / "rollback".
-            groups.append(Group(_merge([((term, nxt[1]), 1.0),
-                                        ((stem(word + nxt[0]),), 1.0)]), f"{word} {nxt[0]}"))
+        if term and nxt and lexicon.count(word + nxt[0]):
+            # Two words the index also holds as one: "roll back" / "rollback", "log in" /
+            # "login" (a stop word is not in the index: "log" alone stands for "log in").
+            # The second may be the last, not yet followed by a space: "rollback" being a
+            # word, "back" is most likely finished.
+            both = (term, nxt[1]) if nxt[1] else (term,)
+            groups.append(Group(_merge([(both, 1.0), ((stem(word + nxt[0]),), 1.0)]),
+                                f"{word} {nxt[0]}"))
             corrected.extend([word, nxt[0]])
             i += 2
             continue
@@ -344,10 +351,13 @@ def _completed(word: str, done: list[tuple[str, float]]) -> list[Option]:
 
 
 def _split(lexicon: Lexicon, word: str) -> list[Option]:
-    """"rollback" also as "roll back", when the index holds both halves as words."""
+    """"rollback" also as "roll back", when the index holds both halves as words; and
+    "cybersecurity" also as "security" (``HEAD_BOOST``)."""
     out: list[Option] = []
     for cut in range(3, len(word) - 2):
         head, tail = word[:cut], word[cut:]
         if stem(head) and stem(tail) and lexicon.count(head) and lexicon.count(tail):
             out.append(((stem(head), stem(tail)), 1.0))
-    return out[:2]
+            if len(tail) >= HEAD_MIN:
+                out.append(((stem(tail),), HEAD_BOOST))
+    return out[:3]
